@@ -1,0 +1,91 @@
+#include "muster/proto/uuid.hpp"
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+
+namespace muster::proto {
+namespace {
+
+class RandomGenerator {
+ public:
+  RandomGenerator() {
+    mbedtls_entropy_init(&entropy_);
+    mbedtls_ctr_drbg_init(&drbg_);
+    static constexpr unsigned char kPersonalization[] = "muster-proto";
+    if (mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_, kPersonalization,
+                              sizeof kPersonalization) != 0) {
+      // Without entropy no identifier or secret can be trusted: stop here.
+      throw std::runtime_error("cannot seed the random generator");
+    }
+  }
+  ~RandomGenerator() {
+    mbedtls_ctr_drbg_free(&drbg_);
+    mbedtls_entropy_free(&entropy_);
+  }
+  RandomGenerator(const RandomGenerator&) = delete;
+  RandomGenerator& operator=(const RandomGenerator&) = delete;
+
+  void fill(unsigned char* out, std::size_t len) {
+    if (mbedtls_ctr_drbg_random(&drbg_, out, len) != 0) throw std::runtime_error("random generator failed");
+  }
+
+ private:
+  mbedtls_entropy_context entropy_;
+  mbedtls_ctr_drbg_context drbg_;
+};
+
+// One generator per thread: CTR-DRBG contexts are not thread-safe.
+RandomGenerator& generator() {
+  thread_local RandomGenerator instance;
+  return instance;
+}
+
+constexpr char kHex[] = "0123456789abcdef";
+
+}  // namespace
+
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  generator().fill(reinterpret_cast<unsigned char*>(raw.data()), raw.size());
+  std::string out;
+  out.reserve(bytes * 2);
+  for (unsigned char c : raw) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0x0F];
+  }
+  return out;
+}
+
+std::string new_uuid() {
+  std::array<unsigned char, 16> b{};
+  generator().fill(b.data(), b.size());
+  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4
+  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  std::string out;
+  out.reserve(36);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 0x0F];
+  }
+  return out;
+}
+
+bool is_uuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace muster::proto
