@@ -1,0 +1,288 @@
+#include "agent.hpp"
+
+#include <cstring>
+#include <random>
+
+#include "log.hpp"
+#include "muster/proto/stanza.hpp"
+#include "platform/facts.hpp"
+#include "platform/fs.hpp"
+#include "version.hpp"
+
+namespace muster::agent {
+namespace {
+
+constexpr auto kResendAfter = std::chrono::seconds(30);
+constexpr auto kPingInterval = std::chrono::seconds(60);
+constexpr int kMaxBackoffSeconds = 60;
+constexpr const char* kResultIdPrefix = "result-";
+constexpr const char* kPingIdPrefix = "ping-";
+constexpr const char* kPingNs = "urn:xmpp:ping";
+
+// Exponential backoff capped at a minute, with jitter so a fleet that lost
+// its server does not come back in lock step.
+std::chrono::milliseconds backoff_delay(int failed_attempts) {
+  static std::mt19937 rng(std::random_device{}());
+  const int exponent = std::min(failed_attempts, 6);
+  const int cap_ms = std::min(1000 << exponent, kMaxBackoffSeconds * 1000);
+  std::uniform_int_distribution<int> jitter(cap_ms / 2, cap_ms);
+  return std::chrono::milliseconds(jitter(rng));
+}
+
+void strophe_log(void*, xmpp_log_level_t level, const char* area, const char* message) {
+  const LogLevel ours = level == XMPP_LEVEL_ERROR ? LogLevel::warn : LogLevel::debug;
+  MUSTER_LOG(ours, "xmpp %s: %s", area, message);
+}
+
+bool starts_with(const std::string& text, const char* prefix) {
+  return text.compare(0, std::strlen(prefix), prefix) == 0;
+}
+
+}  // namespace
+
+Agent::Agent(StatePaths paths, AgentState state)
+    : paths_(std::move(paths)),
+      state_(std::move(state)),
+      journal_(paths_.journal_file()),
+      spool_(paths_.spool_dir()),
+      runner_(
+          [this](const proto::OutputChunk& chunk) {
+            if (!connected_) return;  // live output is best effort; the result carries it all
+            auto message = proto::make_payload_message(ctx_, state_.enrollment.master_jid, proto::kOutputElement,
+                                                       proto::encode(chunk));
+            xmpp_send(conn_, message.get());
+          },
+          [this](const proto::TaskResult& result) {
+            if (auto put = spool_.put(result); !put) {
+              LOG_ERROR("cannot spool result of task %s: %s", result.task_id.c_str(), put.error().message.c_str());
+              return;
+            }
+            auto& entry = spool_.entries().at(result.task_id);
+            if (connected_) send_result(result.task_id, entry);
+          }) {}
+
+Agent::~Agent() {
+  if (conn_ != nullptr) xmpp_conn_release(conn_);
+  if (ctx_ != nullptr) xmpp_ctx_free(ctx_);
+  xmpp_shutdown();
+}
+
+proto::Status Agent::open() {
+  if (auto made = platform::make_private_dir(paths_.dir); !made) return made;
+  if (auto loaded = journal_.load(); !loaded) return loaded;
+  if (auto loaded = spool_.load(); !loaded) return loaded;
+  platform::adopt_orphans();
+
+  xmpp_initialize();
+  static xmpp_log_t logger = {strophe_log, nullptr};
+  ctx_ = xmpp_ctx_new(nullptr, &logger);
+  conn_ = xmpp_conn_new(ctx_);
+  xmpp_conn_set_flags(conn_, XMPP_CONN_FLAG_MANDATORY_TLS);
+  xmpp_conn_set_cafile(conn_, paths_.xmpp_ca_file().c_str());
+  const std::string full_jid = state_.enrollment.jid + "/" + proto::kAgentResource;
+  xmpp_conn_set_jid(conn_, full_jid.c_str());
+  xmpp_conn_set_pass(conn_, state_.enrollment.password.c_str());
+  xmpp_conn_set_sockopt_callback(conn_, xmpp_sockopt_cb_keepalive);
+  xmpp_handler_add(conn_, on_iq, nullptr, "iq", nullptr, this);
+  LOG_INFO("agent %s (%s), %zu unacknowledged result(s) in the spool", state_.enrollment.uuid.c_str(),
+           kAgentVersion, spool_.entries().size());
+  return proto::Ok{};
+}
+
+void Agent::connect() {
+  connecting_ = true;
+  const auto port = static_cast<unsigned short>(state_.enrollment.xmpp_port);
+  LOG_INFO("connecting to %s:%u as %s", state_.enrollment.xmpp_host.c_str(), port, state_.enrollment.jid.c_str());
+  if (xmpp_connect_client(conn_, state_.enrollment.xmpp_host.c_str(), port, on_connection_event, this) !=
+      XMPP_EOK) {
+    handle_disconnected(-1);
+  }
+}
+
+void Agent::on_connection_event(xmpp_conn_t*, xmpp_conn_event_t event, int error, xmpp_stream_error_t*,
+                                void* self) {
+  auto* agent = static_cast<Agent*>(self);
+  if (event == XMPP_CONN_CONNECT) {
+    agent->handle_connected();
+  } else if (event == XMPP_CONN_DISCONNECT || event == XMPP_CONN_FAIL) {
+    agent->handle_disconnected(error);
+  }
+}
+
+void Agent::handle_connected() {
+  connected_ = true;
+  connecting_ = false;
+  failed_attempts_ = 0;
+  outstanding_ping_.clear();
+  last_ping_sent_ = Clock::now();
+  LOG_INFO("connected (TLS %s)", xmpp_conn_is_secured(conn_) ? "on" : "OFF");
+  // Directed presence after every connect: a resumed or new session, a
+  // restarted master, all learn this agent is here and what it is.
+  proto::Facts facts = platform::collect_facts();
+  facts.agent_version = kAgentVersion;
+  facts.labels = state_.labels;
+  auto presence = proto::make_facts_presence(ctx_, state_.enrollment.master_jid, proto::encode(facts));
+  xmpp_send(conn_, presence.get());
+  for (auto& [task_id, entry] : spool_.entries()) send_result(task_id, entry);
+}
+
+void Agent::handle_disconnected(int error) {
+  const bool was_connected = connected_;
+  connected_ = false;
+  connecting_ = false;
+  if (!was_connected) ++failed_attempts_;
+  const auto delay = backoff_delay(failed_attempts_);
+  next_attempt_ = Clock::now() + delay;
+  LOG_WARN("%s (error %d); next attempt in %lld ms", was_connected ? "disconnected" : "connection failed", error,
+           static_cast<long long>(delay.count()));
+}
+
+bool Agent::from_master(xmpp_stanza_t* stanza) const {
+  return proto::attribute(stanza, "from") == state_.enrollment.master_jid;
+}
+
+void Agent::refuse(const std::string& id, const std::string& to, const char* type, const char* condition,
+                   const std::string& text) {
+  auto error = proto::make_iq_error(ctx_, id, to, type, condition, text);
+  xmpp_send(conn_, error.get());
+}
+
+int Agent::on_iq(xmpp_conn_t*, xmpp_stanza_t* stanza, void* self) {
+  auto* agent = static_cast<Agent*>(self);
+  const std::string type = proto::attribute(stanza, "type");
+  const std::string id = proto::attribute(stanza, "id");
+  const std::string from = proto::attribute(stanza, "from");
+  if (type == "get" && xmpp_stanza_get_child_by_name_and_ns(stanza, "ping", kPingNs) != nullptr) {
+    auto pong = proto::make_iq_result(agent->ctx_, id, from);
+    xmpp_send(agent->conn_, pong.get());
+  } else if (type == "set") {
+    agent->handle_task(stanza, id);
+  } else if ((type == "result" || type == "error") && starts_with(id, kResultIdPrefix)) {
+    agent->handle_result_reply(stanza, id.substr(std::strlen(kResultIdPrefix)), type == "result");
+  } else if ((type == "result" || type == "error") && id == agent->outstanding_ping_) {
+    agent->outstanding_ping_.clear();
+  } else if (type == "get") {
+    agent->refuse(id, from, "cancel", "service-unavailable", "not supported by muster-agent");
+  }
+  return 1;
+}
+
+void Agent::handle_task(xmpp_stanza_t* iq, const std::string& id) {
+  const std::string from = proto::attribute(iq, "from");
+  if (!from_master(iq)) {
+    LOG_WARN("refused a request from %s: only %s may send tasks", from.c_str(),
+             state_.enrollment.master_jid.c_str());
+    refuse(id, from, "auth", "not-authorized", "tasks are accepted only from this agent's master");
+    return;
+  }
+  auto text = proto::payload_text(iq, proto::kTaskElement);
+  if (!text) {
+    refuse(id, from, "cancel", "feature-not-implemented", "unknown request");
+    return;
+  }
+  auto task = proto::decode_task(*text);
+  if (!task) {
+    LOG_WARN("refused a malformed task: %s", task.error().message.c_str());
+    refuse(id, from, "modify", "bad-request", task.error().message);
+    return;
+  }
+  if (journal_.contains(task->task_id)) {
+    // Delivery is at-least-once; execution is at-most-once. Acknowledge again,
+    // and resend the result if the master may have missed it.
+    LOG_INFO("task %s already started once; not running it again", task->task_id.c_str());
+    auto ack = proto::make_iq_result(ctx_, id, from);
+    xmpp_send(conn_, ack.get());
+    auto it = spool_.entries().find(task->task_id);
+    if (it != spool_.entries().end()) send_result(it->first, it->second);
+    return;
+  }
+  if (auto recorded = journal_.record(task->task_id); !recorded) {
+    LOG_ERROR("cannot journal task %s: %s", task->task_id.c_str(), recorded.error().message.c_str());
+    refuse(id, from, "wait", "internal-server-error", "cannot record the task on disk");
+    return;
+  }
+  auto ack = proto::make_iq_result(ctx_, id, from);
+  xmpp_send(conn_, ack.get());
+  runner_.start(*task);
+}
+
+void Agent::handle_result_reply(xmpp_stanza_t* iq, const std::string& task_id, bool acknowledged) {
+  if (!from_master(iq)) return;  // only the master may release a result
+  if (acknowledged) {
+    LOG_DEBUG("result of task %s acknowledged", task_id.c_str());
+    spool_.acknowledge(task_id);
+  } else {
+    LOG_WARN("result of task %s not accepted (%s); kept for resend", task_id.c_str(),
+             proto::error_description(iq).c_str());
+  }
+}
+
+void Agent::send_result(const std::string& task_id, Spool::Entry& entry) {
+  auto iq = proto::make_payload_iq(ctx_, "set", kResultIdPrefix + task_id, state_.enrollment.master_jid,
+                                   proto::kResultElement, entry.payload);
+  xmpp_send(conn_, iq.get());
+  entry.last_sent = Clock::now();
+}
+
+void Agent::resend_stale_results(Clock::time_point now) {
+  if (!connected_ || now - last_resend_scan_ < std::chrono::seconds(1)) return;
+  last_resend_scan_ = now;
+  for (auto& [task_id, entry] : spool_.entries()) {
+    if (now - entry.last_sent >= kResendAfter) send_result(task_id, entry);
+  }
+}
+
+void Agent::send_ping_to_server(Clock::time_point now) {
+  if (!connected_ || now - last_ping_sent_ < kPingInterval) return;
+  if (!outstanding_ping_.empty()) {
+    // The previous ping went unanswered for a whole interval: the link is
+    // dead even if TCP has not noticed. Reconnect (and resume).
+    LOG_WARN("server did not answer a ping in %lld s; reconnecting",
+             static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(kPingInterval).count()));
+    outstanding_ping_.clear();
+    xmpp_disconnect(conn_);
+    return;
+  }
+  outstanding_ping_ = kPingIdPrefix + std::to_string(++ping_counter_);
+  xmpp_stanza_t* iq = xmpp_iq_new(ctx_, "get", outstanding_ping_.c_str());
+  xmpp_stanza_set_to(iq, state_.enrollment.xmpp_domain.c_str());
+  xmpp_stanza_t* ping = xmpp_stanza_new(ctx_);
+  xmpp_stanza_set_name(ping, "ping");
+  xmpp_stanza_set_ns(ping, kPingNs);
+  xmpp_stanza_add_child(iq, ping);
+  xmpp_stanza_release(ping);
+  xmpp_send(conn_, iq);
+  xmpp_stanza_release(iq);
+  last_ping_sent_ = now;
+}
+
+void Agent::run(const volatile std::sig_atomic_t* stop) {
+  while (*stop == 0) {
+    const auto now = Clock::now();
+    if (!connected_ && !connecting_ && now >= next_attempt_) connect();
+    // Short waits only while tasks run (their pipes are not in libstrophe's
+    // select); an idle agent wakes once a second.
+    xmpp_run_once(ctx_, runner_.active() ? 5 : 1000);
+    runner_.pump();
+    resend_stale_results(Clock::now());
+    send_ping_to_server(Clock::now());
+  }
+  shutdown();
+}
+
+void Agent::shutdown() {
+  LOG_INFO("stopping");
+  runner_.abort_all("the agent was stopped while the task was running");
+  if (connected_) {
+    xmpp_stanza_t* presence = xmpp_presence_new(ctx_);
+    xmpp_stanza_set_type(presence, "unavailable");
+    xmpp_stanza_set_to(presence, state_.enrollment.master_jid.c_str());
+    xmpp_send(conn_, presence);
+    xmpp_stanza_release(presence);
+    xmpp_disconnect(conn_);
+    const auto deadline = Clock::now() + std::chrono::seconds(3);
+    while ((connected_ || connecting_) && Clock::now() < deadline) xmpp_run_once(ctx_, 50);
+  }
+}
+
+}  // namespace muster::agent

@@ -1,0 +1,34 @@
+#pragma once
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "muster/proto/messages.hpp"
+
+namespace muster::agent {
+
+// Results not yet acknowledged by the master, one file per task, so a result
+// survives restarts of the agent, the master and the XMPP server.
+class Spool {
+ public:
+  struct Entry {
+    std::string payload;  // encoded TaskResult
+    std::chrono::steady_clock::time_point last_sent{};
+  };
+
+  explicit Spool(std::string dir);
+  // Loads results left by a previous run; corrupt files are logged and dropped.
+  proto::Status load();
+  proto::Status put(const proto::TaskResult& result);
+  void acknowledge(const std::string& task_id);
+  bool contains(const std::string& task_id) const { return entries_.count(task_id) != 0; }
+  std::map<std::string, Entry>& entries() { return entries_; }
+
+ private:
+  std::string path_for(const std::string& task_id) const;
+
+  std::string dir_;
+  std::map<std::string, Entry> entries_;
+};
+
+}  // namespace muster::agent

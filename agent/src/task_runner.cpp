@@ -1,0 +1,137 @@
+#include "task_runner.hpp"
+
+#include "log.hpp"
+#include "muster/proto/text.hpp"
+
+namespace muster::agent {
+namespace {
+using Clock = std::chrono::steady_clock;
+// After the main process exits, descendants that left the process group may
+// hold the pipes open; stop waiting for end of file after this long.
+constexpr auto kOutputGrace = std::chrono::milliseconds(200);
+}  // namespace
+
+double unix_now() {
+  using namespace std::chrono;
+  return static_cast<double>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()) / 1e6;
+}
+
+TaskRunner::TaskRunner(ChunkSink on_chunk, ResultSink on_result)
+    : on_chunk_(std::move(on_chunk)), on_result_(std::move(on_result)) {}
+
+void TaskRunner::start(const proto::Task& task) {
+  platform::ProcessSpec spec;
+  spec.shell_command = task.command;
+  spec.argv = task.argv;
+  const double started_at = unix_now();
+  auto child = platform::start_process(spec);
+  if (!child) {
+    proto::TaskResult result;
+    result.task_id = task.task_id;
+    result.job_id = task.job_id;
+    result.state = proto::TaskOutcome::failed;
+    result.error = child.error().message;
+    result.started_at = started_at;
+    result.finished_at = unix_now();
+    LOG_WARN("task %s could not start: %s", task.task_id.c_str(), child.error().message.c_str());
+    on_result_(result);
+    return;
+  }
+  auto r = std::make_unique<Running>(task, std::move(*child));
+  r->started_at = started_at;
+  r->started = Clock::now();
+  r->deadline = r->started + std::chrono::seconds(task.timeout_s);
+  LOG_INFO("task %s started (job %s)", task.task_id.c_str(), task.job_id.c_str());
+  tasks_.emplace(task.task_id, std::move(r));
+}
+
+void TaskRunner::drain(Running& r) {
+  r.child->read_available([&](platform::OutputStream stream, std::string_view data) {
+    OutputCapture& capture = stream == platform::OutputStream::out ? r.out : r.err;
+    std::string_view live = capture.append(data);
+    while (!live.empty()) {
+      const std::string_view piece = live.substr(0, proto::kMaxOutputChunkBytes);
+      live.remove_prefix(piece.size());
+      proto::OutputChunk chunk;
+      chunk.task_id = r.task.task_id;
+      chunk.job_id = r.task.job_id;
+      chunk.stream = stream == platform::OutputStream::out ? proto::Stream::stdout_stream : proto::Stream::stderr_stream;
+      chunk.seq = r.seq++;
+      chunk.data = proto::to_xml_safe_utf8(piece);
+      on_chunk_(chunk);
+    }
+  });
+}
+
+proto::TaskResult TaskRunner::finish(Running& r, std::optional<std::string> error) {
+  proto::TaskResult result;
+  result.task_id = r.task.task_id;
+  result.job_id = r.task.job_id;
+  result.started_at = r.started_at;
+  result.finished_at = unix_now();
+  result.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - r.started).count();
+  result.stdout_text = proto::to_xml_safe_utf8(r.out.text());
+  result.stderr_text = proto::to_xml_safe_utf8(r.err.text());
+  result.stdout_dropped = static_cast<std::int64_t>(r.out.dropped());
+  result.stderr_dropped = static_cast<std::int64_t>(r.err.dropped());
+  if (r.status) {
+    result.exit_code = r.status->exit_code;
+    result.signal = r.status->signal;
+  }
+  if (r.timed_out) {
+    result.state = proto::TaskOutcome::timed_out;
+    result.error = "killed after the timeout of " + std::to_string(r.task.timeout_s) + " s";
+  } else if (error) {
+    result.state = proto::TaskOutcome::failed;
+    result.error = std::move(error);
+  } else {
+    result.state = result.exit_code == 0 ? proto::TaskOutcome::succeeded : proto::TaskOutcome::failed;
+  }
+  return result;
+}
+
+void TaskRunner::pump() {
+  platform::reap_orphans();
+  const auto now = Clock::now();
+  for (auto it = tasks_.begin(); it != tasks_.end();) {
+    Running& r = *it->second;
+    drain(r);
+    if (!r.exited) {
+      if (auto status = r.child->try_wait()) {
+        r.status = status;
+        r.exited = now;
+        // The task is over when its main process is: nothing of its tree
+        // may outlive it.
+        r.child->kill_tree();
+      } else if (now >= r.deadline && !r.timed_out) {
+        r.timed_out = true;
+        r.child->kill_tree();
+      }
+    }
+    const bool done = r.exited && (r.child->output_closed() || now - *r.exited >= kOutputGrace);
+    if (!done) {
+      ++it;
+      continue;
+    }
+    drain(r);
+    r.child->close_output();
+    proto::TaskResult result = finish(r, std::nullopt);
+    LOG_INFO("task %s %s (exit %s, %lld ms)", result.task_id.c_str(), proto::to_string(result.state),
+             result.exit_code ? std::to_string(*result.exit_code).c_str() : "-",
+             static_cast<long long>(result.duration_ms));
+    it = tasks_.erase(it);
+    on_result_(result);
+  }
+}
+
+void TaskRunner::abort_all(const std::string& reason) {
+  for (auto& [id, r] : tasks_) {
+    r->child->kill_tree();
+    drain(*r);
+    on_result_(finish(*r, reason));
+  }
+  tasks_.clear();
+}
+
+}  // namespace muster::agent

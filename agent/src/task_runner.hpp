@@ -1,0 +1,63 @@
+#pragma once
+// Runs tasks as child processes and turns what they do into output chunks and
+// results. Single-threaded: pump() is called from the agent's event loop.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "muster/proto/messages.hpp"
+#include "output_capture.hpp"
+#include "platform/process.hpp"
+
+namespace muster::agent {
+
+class TaskRunner {
+ public:
+  using ChunkSink = std::function<void(const proto::OutputChunk&)>;
+  using ResultSink = std::function<void(const proto::TaskResult&)>;
+
+  TaskRunner(ChunkSink on_chunk, ResultSink on_result);
+
+  // Starts the task; a task that cannot start produces a failed result at once.
+  void start(const proto::Task& task);
+  bool running(const std::string& task_id) const { return tasks_.count(task_id) != 0; }
+  bool active() const { return !tasks_.empty(); }
+  std::size_t size() const { return tasks_.size(); }
+  // Reads output, enforces timeouts, reports finished tasks.
+  void pump();
+  // Kills every running task and reports each as failed with `reason`.
+  void abort_all(const std::string& reason);
+
+ private:
+  struct Running {
+    Running(proto::Task t, std::unique_ptr<platform::ChildProcess> c)
+        : task(std::move(t)),
+          child(std::move(c)),
+          out(static_cast<std::size_t>(task.output_quota)),
+          err(static_cast<std::size_t>(task.output_quota)) {}
+    proto::Task task;
+    std::unique_ptr<platform::ChildProcess> child;
+    OutputCapture out;
+    OutputCapture err;
+    std::int64_t seq = 0;
+    double started_at = 0;
+    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point deadline;
+    std::optional<std::chrono::steady_clock::time_point> exited;  // main process gone
+    std::optional<platform::ExitStatus> status;
+    bool timed_out = false;
+  };
+
+  void drain(Running& r);
+  proto::TaskResult finish(Running& r, std::optional<std::string> error);
+
+  ChunkSink on_chunk_;
+  ResultSink on_result_;
+  std::map<std::string, std::unique_ptr<Running>> tasks_;
+};
+
+double unix_now();
+
+}  // namespace muster::agent

@@ -1,0 +1,5 @@
+#pragma once
+
+namespace muster::agent {
+inline constexpr const char* kAgentVersion = MUSTER_VERSION;
+}
