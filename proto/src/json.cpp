@@ -24,23 +24,43 @@ namespace {
 
 // Depth, duplicate keys and UTF-8 are checked after parsing: cJSON accepts
 // all three, and a duplicate key is a classic parser-differential trick.
-std::optional<std::string> check_tree(const cJSON* node, int depth) {
-  if (depth > kMaxJsonDepth) return "nesting deeper than " + std::to_string(kMaxJsonDepth);
-  if (cJSON_IsString(node) && !is_utf8(node->valuestring)) return "string is not valid UTF-8";
-  if (cJSON_IsNumber(node) && !std::isfinite(node->valuedouble)) return "number out of range";
+// `path` names the node (e.g. labels.env or argv[2]) so errors name the field;
+// every key in it has already been checked to be UTF-8.
+std::optional<std::string> check_tree(const cJSON* node, int depth, const std::string& path) {
+  const std::string at = path.empty() ? std::string() : " at " + path;
+  if (depth > kMaxJsonDepth) return "nesting deeper than " + std::to_string(kMaxJsonDepth) + at;
+  if (cJSON_IsString(node) && !is_utf8(node->valuestring)) return "string is not valid UTF-8" + at;
+  if (cJSON_IsNumber(node) && !std::isfinite(node->valuedouble)) return "number out of range" + at;
   if (cJSON_IsObject(node)) {
     std::set<std::string_view> keys;
     for (const cJSON* child = node->child; child != nullptr; child = child->next) {
-      if (!is_utf8(child->string)) return "key is not valid UTF-8";
-      if (!keys.insert(child->string).second) return std::string("duplicate key \"") + child->string + "\"";
+      if (!is_utf8(child->string)) return "key is not valid UTF-8" + at;
+      if (!keys.insert(child->string).second) return std::string("duplicate key \"") + child->string + "\"" + at;
     }
   }
   if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
-    for (const cJSON* child = node->child; child != nullptr; child = child->next) {
-      if (auto problem = check_tree(child, depth + 1)) return problem;
+    std::size_t index = 0;
+    for (const cJSON* child = node->child; child != nullptr; child = child->next, ++index) {
+      const std::string child_path = cJSON_IsObject(node)
+                                         ? (path.empty() ? std::string(child->string) : path + "." + child->string)
+                                         : path + "[" + std::to_string(index) + "]";
+      if (auto problem = check_tree(child, depth + 1, child_path)) return problem;
     }
   }
   return std::nullopt;
+}
+
+// cJSON strings end at the first NUL, so a raw NUL byte or a \u0000 escape
+// would silently truncate a value: refuse both. A backslash preceded by an odd
+// number of backslashes is itself escaped.
+bool has_nul(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return true;
+  for (std::size_t pos = text.find("u0000"); pos != std::string_view::npos; pos = text.find("u0000", pos + 1)) {
+    std::size_t backslashes = 0;
+    while (backslashes < pos && text[pos - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 1) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -50,6 +70,7 @@ Result<JsonPtr> parse_object(std::string_view text, std::size_t max_bytes) {
     return Error{ErrorCode::too_large, "JSON text of " + std::to_string(text.size()) + " bytes exceeds " +
                                            std::to_string(max_bytes)};
   }
+  if (has_nul(text)) return Error{ErrorCode::bad_json, "JSON text contains a NUL character"};
   const char* end = nullptr;
   JsonPtr root(cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false));
   if (!root) {
@@ -62,7 +83,7 @@ Result<JsonPtr> parse_object(std::string_view text, std::size_t max_bytes) {
     }
   }
   if (!cJSON_IsObject(root.get())) return Error{ErrorCode::bad_json, "JSON value is not an object"};
-  if (auto problem = check_tree(root.get(), 0)) return Error{ErrorCode::bad_json, *problem};
+  if (auto problem = check_tree(root.get(), 0, "")) return Error{ErrorCode::bad_json, *problem};
   return root;
 }
 
@@ -138,8 +159,9 @@ FieldReader& FieldReader::required(const char* key, std::int64_t& out, std::int6
     return *this;
   }
   const double value = node->valuedouble;
+  // double(INT64_MAX) rounds up to 2^63, which does not fit: refuse it before the cast.
   if (!std::isfinite(value) || std::floor(value) != value || value < static_cast<double>(min) ||
-      value > static_cast<double>(max)) {
+      value > static_cast<double>(max) || value >= 9223372036854775808.0) {
     record(ErrorCode::invalid_field, key, "must be " + range);
     return *this;
   }

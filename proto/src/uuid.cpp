@@ -30,7 +30,13 @@ class RandomGenerator {
   RandomGenerator& operator=(const RandomGenerator&) = delete;
 
   void fill(unsigned char* out, std::size_t len) {
-    if (mbedtls_ctr_drbg_random(&drbg_, out, len) != 0) throw std::runtime_error("random generator failed");
+    // CTR-DRBG refuses requests above MBEDTLS_CTR_DRBG_MAX_REQUEST bytes.
+    while (len > 0) {
+      const std::size_t chunk = len < MBEDTLS_CTR_DRBG_MAX_REQUEST ? len : MBEDTLS_CTR_DRBG_MAX_REQUEST;
+      if (mbedtls_ctr_drbg_random(&drbg_, out, chunk) != 0) throw std::runtime_error("random generator failed");
+      out += chunk;
+      len -= chunk;
+    }
   }
 
  private:
