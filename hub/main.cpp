@@ -1,0 +1,132 @@
+// muster-hub: the api and master roles in one binary. Exit codes
+// (docs/commands.md) are decided here only.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <Poco/Net/SSLManager.h>
+
+#include "api/http_api.hpp"
+#include "config.hpp"
+#include "core/agents.hpp"
+#include "core/auth.hpp"
+#include "core/jobs.hpp"
+#include "master/master.hpp"
+#include "store/store.hpp"
+
+namespace {
+
+using namespace muster::hub;
+
+enum ExitCode { kOk = 0, kFailure = 1, kUsage = 2 };
+constexpr std::int64_t kAdminTokenTtl = 365LL * 86400;
+
+int usage(const std::string& problem) {
+  if (!problem.empty()) std::cerr << "muster-hub: " << problem << "\n\n";
+  std::cerr << "usage:\n"
+               "  muster-hub --config FILE [--role api|master|all]\n"
+               "  muster-hub admin-token --config FILE [--tenant NAME]\n"
+               "  muster-hub version\n";
+  return kUsage;
+}
+
+StoreConfig store_config(const HubConfig& c) { return StoreConfig{c.store_host, c.store_port, c.store_password}; }
+
+int print_admin_token(const HubConfig& config, const std::string& tenant) {
+  Store store(store_config(config), 1);
+  Auth auth(store);
+  const NewToken t = auth.create_api_token(tenant, Role::admin, kAdminTokenTtl);
+  std::cout << t.token << std::endl;
+  return kOk;
+}
+
+int serve(const HubConfig& config) {
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  Store store(store_config(config), static_cast<std::size_t>(config.api_threads) + 4);
+  Auth auth(store);
+  std::unique_ptr<Agents> agents;
+  std::unique_ptr<Jobs> jobs;
+  std::unique_ptr<HttpApi> api;
+  std::unique_ptr<Master> master;
+  if (config.runs_master()) {
+    master = std::make_unique<Master>(config, store);
+    master->start();
+  }
+  if (config.runs_api()) {
+    agents = std::make_unique<Agents>(store, auth, config);
+    jobs = std::make_unique<Jobs>(store, *agents);
+    api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs});
+    api->start();
+    std::cerr << "muster-hub: api listening on " << (config.tls_cert.empty() ? "http://" : "https://")
+              << config.api_host << ":" << api->port() << std::endl;
+  }
+  std::cerr << "muster-hub: running role " << to_string(config.role) << std::endl;
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::cerr << "muster-hub: stopping (signal " << signal_number << ")" << std::endl;
+  if (api) api->stop();
+  if (master) master->stop();
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // libstrophe writes without MSG_NOSIGNAL: a dead peer must not kill us.
+  signal(SIGPIPE, SIG_IGN);
+  std::string command = "serve";
+  std::string config_path, role_override, tenant = "default";
+  int i = 1;
+  if (argc > 1 && argv[1][0] != '-') command = argv[i++];
+  if (command == "version") {
+    std::cout << "muster-hub " << MUSTER_VERSION << std::endl;
+    return kOk;
+  }
+  for (; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      usage("");
+      return kOk;
+    }
+    if (i + 1 >= argc) return usage(flag + " needs a value");
+    const std::string value = argv[++i];
+    if (flag == "--config") {
+      config_path = value;
+    } else if (flag == "--role") {
+      role_override = value;
+    } else if (flag == "--tenant") {
+      tenant = value;
+    } else {
+      return usage("unknown option " + flag);
+    }
+  }
+  if (config_path.empty()) return usage("--config is required");
+  HubConfig config;
+  try {
+    config = load_config(config_path);
+  } catch (const ConfigError& e) {
+    std::cerr << "muster-hub: " << e.what() << std::endl;
+    return kUsage;
+  }
+  if (!role_override.empty() && !parse_hub_role(role_override, config.role)) {
+    return usage("--role must be api, master or all");
+  }
+  try {
+    if (command == "admin-token") return print_admin_token(config, tenant);
+    if (command == "serve") return serve(config);
+  } catch (const std::exception& e) {
+    std::cerr << "muster-hub: " << e.what() << std::endl;
+    return kFailure;
+  }
+  return usage("unknown command " + command);
+}

@@ -1,0 +1,258 @@
+#include "api/http_api.hpp"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+
+#include <iostream>
+#include <vector>
+
+#include "core/errors.hpp"
+
+namespace muster::hub {
+namespace {
+
+using Poco::Net::HTTPRequest;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+std::vector<std::string> split_path(const std::string& uri) {
+  std::string path = uri.substr(0, uri.find('?'));
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+void send_json(HTTPServerResponse& response, int status, const std::string& body) {
+  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  response.setContentType("application/json");
+  response.set("Cache-Control", "no-store");
+  response.setContentLength(static_cast<std::streamsize>(body.size()));
+  response.send() << body;
+}
+
+void send_error(HTTPServerResponse& response, int status, const std::string& code, const std::string& message) {
+  proto::JsonBuilder error;
+  error.add("code", code).add("message", message);
+  send_json(response, status, proto::JsonBuilder().add_node("error", error.release()).dump());
+}
+
+// Reads at most kMaxRequestBody bytes. A larger body is read on (up to a
+// bound) and discarded, so the client gets the 413 instead of a reset.
+std::string read_body(HTTPServerRequest& request, HTTPServerResponse& response) {
+  constexpr std::size_t kDrainLimit = 16 * kMaxRequestBody;
+  std::string body;
+  std::size_t seen = 0;
+  std::istream& in = request.stream();
+  char buffer[16384];
+  while (seen <= kDrainLimit && (in.read(buffer, sizeof buffer) || in.gcount() > 0)) {
+    const auto n = static_cast<std::size_t>(in.gcount());
+    seen += n;
+    if (seen <= kMaxRequestBody) body.append(buffer, n);
+  }
+  if (seen > kMaxRequestBody) {
+    response.setKeepAlive(false);
+    throw ApiError(413, "too_large", "request body over " + std::to_string(kMaxRequestBody) + " bytes");
+  }
+  return body;
+}
+
+class ApiHandler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit ApiHandler(ApiServices& services) : s_(services) {}
+
+  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+    try {
+      route(request, response);
+    } catch (const ApiError& e) {
+      send_error(response, e.status, e.code, e.what());
+    } catch (const StoreError& e) {
+      std::cerr << "muster-hub api: store: " << e.what() << std::endl;
+      send_error(response, 503, "unavailable", std::string("the store is unavailable: ") + e.what());
+    } catch (const std::exception& e) {
+      std::cerr << "muster-hub api: " << request.getMethod() << " " << request.getURI() << ": " << e.what()
+                << std::endl;
+      if (!response.sent()) send_error(response, 500, "internal", e.what());
+    }
+  }
+
+ private:
+  void expect_method(HTTPServerRequest& request, const std::string& method) {
+    if (request.getMethod() != method) {
+      throw ApiError(405, "method_not_allowed", request.getURI() + " accepts " + method + " only");
+    }
+  }
+
+  Principal authenticate(HTTPServerRequest& request) {
+    return s_.auth.authenticate(request.get("Authorization", ""));
+  }
+
+  void route(HTTPServerRequest& request, HTTPServerResponse& response) {
+    const auto parts = split_path(request.getURI());
+    if (parts.size() == 1 && parts[0] == "healthz") {
+      expect_method(request, HTTPRequest::HTTP_GET);
+      std::string store_state = "ok";
+      try {
+        s_.store.run({"PING"});
+      } catch (const StoreError&) {
+        store_state = "unavailable";
+      }
+      send_json(response, store_state == "ok" ? 200 : 503,
+                proto::JsonBuilder()
+                    .add("status", store_state == "ok" ? "ok" : "degraded")
+                    .add("role", to_string(s_.config.role))
+                    .add("store", store_state)
+                    .dump());
+      return;
+    }
+    if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
+      throw ApiError(404, "not_found", "no route " + request.getURI());
+    }
+    const std::string& resource = parts[2];
+    const std::size_t n = parts.size();
+    // Authenticate before reading the body: strangers get nothing parsed.
+    if (resource == "enroll" && n == 3) {
+      expect_method(request, HTTPRequest::HTTP_POST);
+      const Principal p = authenticate(request);
+      const auto enrollment = s_.agents.enroll(p, read_body(request, response));
+      send_json(response, 201, proto::encode(enrollment));
+    } else if (resource == "tokens" && n == 3) {
+      expect_method(request, HTTPRequest::HTTP_POST);
+      const Principal p = authenticate(request);
+      create_token(p, read_body(request, response), response);
+    } else if (resource == "agents" && n == 3) {
+      expect_method(request, HTTPRequest::HTTP_GET);
+      const Principal p = authenticate(request);
+      require_api_token(p);
+      send_json(response, 200, s_.agents.list_json(p));
+    } else if (resource == "agents" && n == 4) {
+      expect_method(request, HTTPRequest::HTTP_GET);
+      const Principal p = authenticate(request);
+      require_api_token(p);
+      send_json(response, 200, s_.agents.get_json(p, parts[3]));
+    } else if (resource == "jobs" && n == 3) {
+      const Principal p = authenticate(request);
+      if (request.getMethod() == HTTPRequest::HTTP_POST) {
+        const auto job = s_.jobs.submit(p, read_body(request, response));
+        send_json(response, 201,
+                  proto::JsonBuilder().add("id", job.id).add("tasks", static_cast<std::int64_t>(job.tasks)).dump());
+      } else {
+        expect_method(request, HTTPRequest::HTTP_GET);
+        send_json(response, 200, s_.jobs.list_json(p));
+      }
+    } else if (resource == "jobs" && n == 4) {
+      expect_method(request, HTTPRequest::HTTP_GET);
+      send_json(response, 200, s_.jobs.get_json(authenticate(request), parts[3]));
+    } else if (resource == "jobs" && n == 5 && parts[4] == "tasks") {
+      expect_method(request, HTTPRequest::HTTP_GET);
+      send_json(response, 200, s_.jobs.tasks_json(authenticate(request), parts[3]));
+    } else if (resource == "jobs" && n == 5 && parts[4] == "cancel") {
+      expect_method(request, HTTPRequest::HTTP_POST);
+      send_json(response, 200, s_.jobs.cancel(authenticate(request), parts[3]));
+    } else {
+      throw ApiError(404, "not_found", "no route " + request.getURI());
+    }
+  }
+
+  static void require_api_token(const Principal& p) {
+    if (p.kind != TokenKind::api) throw ApiError(403, "forbidden", "an enrollment token cannot use this endpoint");
+  }
+
+  void create_token(const Principal& p, const std::string& body, HTTPServerResponse& response) {
+    require_api_token(p);
+    if (p.role != Role::admin) throw ApiError(403, "forbidden", "creating tokens needs the admin role");
+    auto root = proto::parse_object(body);
+    if (!root) throw ApiError(400, proto::to_string(root.error().code), root.error().message);
+    std::string kind, role_text = "viewer";
+    std::int64_t ttl_s = 86400, uses = 1;
+    proto::StringMap labels;
+    proto::FieldReader r(root->get(), "");
+    r.only({"kind", "role", "ttl_s", "uses", "labels"})
+        .required("kind", kind, 16)
+        .optional("ttl_s", ttl_s, 60, 366LL * 86400)
+        .optional("uses", uses, 1, 1000000)
+        .optional_labels("labels", labels);
+    std::optional<std::string> role_field;
+    r.optional("role", role_field, 16);
+    if (role_field) role_text = *role_field;
+    Role role{};
+    if (r.ok() && kind != "api" && kind != "enroll") r.fail(proto::ErrorCode::invalid_field, "kind must be api or enroll");
+    if (r.ok() && !parse_role(role_text, role)) r.fail(proto::ErrorCode::invalid_field, "role must be admin, operator or viewer");
+    if (r.ok() && kind == "api" && (r.has("uses") || r.has("labels"))) {
+      r.fail(proto::ErrorCode::invalid_field, "uses and labels belong to enrollment tokens");
+    }
+    if (r.ok() && kind == "enroll" && role_field) r.fail(proto::ErrorCode::invalid_field, "role belongs to api tokens");
+    if (!r.ok()) throw ApiError(400, proto::to_string(r.error()->code), r.error()->message);
+
+    const NewToken t = kind == "api" ? s_.auth.create_api_token(p.tenant, role, ttl_s)
+                                     : s_.auth.create_enroll_token(p.tenant, labels, uses, ttl_s);
+    proto::JsonBuilder b;
+    b.add("token", t.token).add("id", t.id).add("kind", kind).add("expires_at", t.expires_at);
+    if (kind == "api") {
+      b.add("role", to_string(role));
+    } else {
+      b.add("uses", uses).add("labels", labels);
+    }
+    send_json(response, 201, b.dump());
+  }
+
+  ApiServices& s_;
+};
+
+class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(ApiServices& services) : s_(services) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override { return new ApiHandler(s_); }
+
+ private:
+  ApiServices& s_;
+};
+
+}  // namespace
+
+HttpApi::HttpApi(ApiServices services) : services_(services) {}
+HttpApi::~HttpApi() { stop(); }
+
+void HttpApi::start() {
+  const auto& c = services_.config;
+  const Poco::Net::SocketAddress address(c.api_host, c.api_port);
+  Poco::Net::ServerSocket socket;
+  if (!c.tls_cert.empty()) {
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, c.tls_key,
+                                                             c.tls_cert, "", Poco::Net::Context::VERIFY_NONE);
+    context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                              Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+    socket = Poco::Net::SecureServerSocket(address, 128, context);
+  } else {
+    socket = Poco::Net::ServerSocket(address, 128);
+  }
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(c.api_threads);
+  params->setMaxQueued(256);
+  params->setKeepAlive(true);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(services_), socket, params);
+  server_->start();
+}
+
+void HttpApi::stop() {
+  if (server_) {
+    server_->stopAll(true);
+    server_.reset();
+  }
+}
+
+unsigned short HttpApi::port() const { return server_ ? server_->port() : 0; }
+
+}  // namespace muster::hub

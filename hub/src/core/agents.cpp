@@ -1,0 +1,150 @@
+#include "core/agents.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/errors.hpp"
+#include "muster/proto/uuid.hpp"
+#include "store/keys.hpp"
+
+namespace muster::hub {
+namespace {
+
+constexpr int kAccountTimeoutSeconds = 10;
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::int64_t to_int(const std::optional<std::string>& text) {
+  if (!text || text->empty()) return 0;
+  try {
+    return std::stoll(*text);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+proto::StringMap agent_labels(const Reply& fields) {
+  proto::StringMap labels;
+  if (auto root = proto::parse_object(fields.field("labels").value_or("{}"))) {
+    proto::FieldReader(root->get(), "").optional_labels("l", labels);
+  }
+  return labels;
+}
+
+proto::JsonPtr agent_json(const std::string& agent_id, const Reply& fields) {
+  auto text = [&](const char* name) { return fields.field(name).value_or(""); };
+  return proto::JsonBuilder()
+      .add("id", agent_id)
+      .add("hostname", text("hostname"))
+      .add("os", text("os"))
+      .add("arch", text("arch"))
+      .add("kernel", text("kernel"))
+      .add("agent_version", text("agent_version"))
+      .add("labels", agent_labels(fields))
+      .add("region", text("region"))
+      .add("shard", text("shard"))
+      .add("status", fields.field("status").value_or("offline"))
+      .add("enrolled_at", to_int(fields.field("enrolled_at")))
+      .add("last_seen", to_int(fields.field("last_seen")))
+      .release();
+}
+
+Agents::Agents(Store& store, Auth& auth, const HubConfig& config)
+    : store_(store), auth_(auth), config_(config), ca_pem_(read_text_file(config.xmpp_ca_file)) {}
+
+void Agents::create_account(const std::string& jid, const std::string& password) {
+  // The api never talks XMPP: the region's master creates the account
+  // (XEP-0133) and answers on a reply list that expires on its own.
+  const std::string request_id = proto::new_uuid();
+  store_.run({"XADD", keys::control_queue(config_.shard), "MAXLEN", "~", "10000", "*", "op", "add-user", "request",
+              request_id, "jid", jid, "password", password});
+  Reply answer;
+  try {
+    answer = store_.run({"BLPOP", keys::reply(request_id), std::to_string(kAccountTimeoutSeconds)});
+  } catch (const StoreError&) {
+    throw ApiError(503, "unavailable", "the store did not answer while waiting for the master");
+  }
+  if (answer.is_nil() || answer.elements.size() != 2) {
+    throw ApiError(503, "unavailable",
+                   "no master of shard " + config_.shard + " answered within " +
+                       std::to_string(kAccountTimeoutSeconds) + " s");
+  }
+  const std::string& result = answer.elements[1].text;
+  if (result != "ok") throw ApiError(503, "unavailable", "the XMPP server refused the account: " + result);
+}
+
+proto::Enrollment Agents::enroll(const Principal& principal, const std::string& body) {
+  if (principal.kind != TokenKind::enroll) throw ApiError(403, "forbidden", "enrollment needs an enrollment token");
+  auto root = proto::parse_object(body);
+  if (!root) throw ApiError(400, proto::to_string(root.error().code), root.error().message);
+  auto facts = proto::decode_facts(root->get());
+  if (!facts) throw ApiError(400, proto::to_string(facts.error().code), facts.error().message);
+
+  auth_.consume_enroll_use(principal);
+  proto::StringMap labels = principal.labels;
+  for (const auto& [k, v] : facts->labels) labels[k] = v;
+
+  proto::Enrollment e;
+  e.uuid = proto::new_uuid();
+  e.jid = e.uuid + "@" + config_.xmpp_domain;
+  e.password = proto::random_hex(24);
+  e.xmpp_host = config_.xmpp_host;
+  e.xmpp_port = config_.xmpp_port;
+  e.xmpp_domain = config_.xmpp_domain;
+  e.ca_pem = ca_pem_;
+  e.master_jid = config_.shard;
+  create_account(e.jid, e.password);
+
+  const auto now = std::to_string(unix_seconds());
+  store_.pipeline({
+      {"HSET", keys::agent(e.uuid), "tenant", principal.tenant, "hostname", facts->hostname, "os", facts->os, "arch",
+       facts->arch, "kernel", facts->kernel, "agent_version", facts->agent_version, "labels",
+       proto::JsonBuilder().add("l", labels).dump(), "region", config_.region, "shard", config_.shard, "status",
+       "offline", "enrolled_at", now, "last_seen", "0"},
+      {"SADD", keys::tenant_agents(principal.tenant), e.uuid},
+  });
+  return e;
+}
+
+std::vector<std::pair<std::string, Reply>> Agents::load_all(const std::string& tenant) {
+  const Reply ids = store_.run({"SMEMBERS", keys::tenant_agents(tenant)});
+  std::vector<Command> reads;
+  for (const auto& id : ids.elements) reads.push_back({"HGETALL", keys::agent(id.text)});
+  const auto replies = store_.pipeline(reads);
+  std::vector<std::pair<std::string, Reply>> out;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (!replies[i].elements.empty()) out.emplace_back(ids.elements[i].text, replies[i]);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second.field("enrolled_at").value_or("") < b.second.field("enrolled_at").value_or("") ||
+           (a.second.field("enrolled_at") == b.second.field("enrolled_at") && a.first < b.first);
+  });
+  return out;
+}
+
+std::string Agents::get_json(const Principal& principal, const std::string& agent_id) {
+  if (!proto::is_uuid(agent_id)) throw ApiError(404, "not_found", "no agent " + agent_id);
+  const Reply fields = store_.run({"HGETALL", keys::agent(agent_id)});
+  if (fields.elements.empty() || fields.field("tenant") != principal.tenant) {
+    throw ApiError(404, "not_found", "no agent " + agent_id);
+  }
+  return proto::dump(agent_json(agent_id, fields).get());
+}
+
+std::string Agents::list_json(const Principal& principal) {
+  proto::JsonPtr list(cJSON_CreateArray());
+  for (const auto& [id, fields] : load_all(principal.tenant)) {
+    cJSON_AddItemToArray(list.get(), agent_json(id, fields).release());
+  }
+  return proto::JsonBuilder().add_node("agents", std::move(list)).dump();
+}
+
+}  // namespace muster::hub

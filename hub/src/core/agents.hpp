@@ -1,0 +1,40 @@
+#pragma once
+// Agent records and enrollment (api role).
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "core/auth.hpp"
+#include "muster/proto/messages.hpp"
+#include "store/store.hpp"
+
+namespace muster::hub {
+
+class Agents {
+ public:
+  Agents(Store& store, Auth& auth, const HubConfig& config);
+
+  // Validates the facts in `body`, has the region's master create the XMPP
+  // account, records the agent and returns its credentials.
+  proto::Enrollment enroll(const Principal& principal, const std::string& body);
+  // JSON of one agent of the caller's tenant; ApiError 404 otherwise.
+  std::string get_json(const Principal& principal, const std::string& agent_id);
+  std::string list_json(const Principal& principal);
+
+  // Agent ids of the tenant and their stored fields (HGETALL replies), in one round trip.
+  std::vector<std::pair<std::string, Reply>> load_all(const std::string& tenant);
+
+ private:
+  void create_account(const std::string& jid, const std::string& password);
+
+  Store& store_;
+  Auth& auth_;
+  const HubConfig& config_;
+  std::string ca_pem_;
+};
+
+// The agent's public JSON from its store fields.
+proto::JsonPtr agent_json(const std::string& agent_id, const Reply& fields);
+proto::StringMap agent_labels(const Reply& fields);
+
+}  // namespace muster::hub

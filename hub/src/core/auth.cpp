@@ -1,0 +1,113 @@
+#include "core/auth.hpp"
+
+#include <Poco/SHA2Engine.h>
+
+#include <chrono>
+
+#include "core/errors.hpp"
+#include "muster/proto/uuid.hpp"
+#include "store/keys.hpp"
+
+namespace muster::hub {
+namespace {
+constexpr const char* kBearer = "Bearer ";
+constexpr std::size_t kTokenHexBytes = 32;
+
+ApiError unauthorized(const std::string& why) { return ApiError(401, "unauthorized", why); }
+}  // namespace
+
+std::string sha256_hex(const std::string& text) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(text);
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+std::int64_t unix_seconds() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+double unix_time() {
+  using namespace std::chrono;
+  return static_cast<double>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()) / 1e6;
+}
+
+const char* to_string(Role role) {
+  switch (role) {
+    case Role::viewer: return "viewer";
+    case Role::operator_: return "operator";
+    case Role::admin: return "admin";
+  }
+  return "viewer";
+}
+
+bool parse_role(const std::string& text, Role& out) {
+  if (text == "viewer") {
+    out = Role::viewer;
+  } else if (text == "operator") {
+    out = Role::operator_;
+  } else if (text == "admin") {
+    out = Role::admin;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+NewToken Auth::store_token(const std::string& tenant, TokenKind kind, Role role, const proto::StringMap& labels,
+                           std::int64_t uses, std::int64_t ttl_s) {
+  NewToken t;
+  t.token = (kind == TokenKind::api ? "mst_" : "mse_") + proto::random_hex(kTokenHexBytes);
+  const std::string hash = sha256_hex(t.token);
+  t.id = hash.substr(0, 16);
+  t.expires_at = unix_seconds() + ttl_s;
+  const std::string key = keys::token(hash);
+  store_.pipeline({
+      {"HSET", key, "kind", kind == TokenKind::api ? "api" : "enroll", "role", to_string(role), "tenant", tenant,
+       "labels", proto::JsonBuilder().add("l", labels).dump(), "uses", std::to_string(uses), "expires_at",
+       std::to_string(t.expires_at), "created_at", std::to_string(unix_seconds())},
+      {"EXPIRE", key, std::to_string(ttl_s)},
+  });
+  return t;
+}
+
+NewToken Auth::create_api_token(const std::string& tenant, Role role, std::int64_t ttl_s) {
+  return store_token(tenant, TokenKind::api, role, {}, 0, ttl_s);
+}
+
+NewToken Auth::create_enroll_token(const std::string& tenant, const proto::StringMap& labels, std::int64_t uses,
+                                   std::int64_t ttl_s) {
+  return store_token(tenant, TokenKind::enroll, Role::viewer, labels, uses, ttl_s);
+}
+
+Principal Auth::authenticate(const std::string& header) {
+  if (header.empty()) throw unauthorized("missing Authorization: Bearer token");
+  if (header.compare(0, std::char_traits<char>::length(kBearer), kBearer) != 0) {
+    throw unauthorized("Authorization must be \"Bearer <token>\"");
+  }
+  const std::string token = header.substr(std::char_traits<char>::length(kBearer));
+  if (token.size() != 4 + 2 * kTokenHexBytes) throw unauthorized("unknown or expired token");
+  const std::string hash = sha256_hex(token);
+  const Reply fields = store_.run({"HGETALL", keys::token(hash)});
+  if (fields.elements.empty()) throw unauthorized("unknown or expired token");
+  const auto expires_at = std::stoll(fields.field("expires_at").value_or("0"));
+  if (expires_at <= unix_seconds()) throw unauthorized("unknown or expired token");
+
+  Principal p;
+  p.token_id = hash.substr(0, 16);
+  p.token_hash = hash;
+  p.kind = fields.field("kind").value_or("") == "enroll" ? TokenKind::enroll : TokenKind::api;
+  if (!parse_role(fields.field("role").value_or(""), p.role)) throw unauthorized("token has no valid role");
+  p.tenant = fields.field("tenant").value_or("");
+  if (auto labels = proto::parse_object(fields.field("labels").value_or("{}"))) {
+    proto::FieldReader(labels->get(), "").optional_labels("l", p.labels);
+  }
+  return p;
+}
+
+void Auth::consume_enroll_use(const Principal& principal) {
+  const Reply left = store_.run({"HINCRBY", keys::token(principal.token_hash), "uses", "-1"});
+  if (left.integer < 0) throw unauthorized("enrollment token has no uses left");
+}
+
+}  // namespace muster::hub

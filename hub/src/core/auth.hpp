@@ -1,0 +1,55 @@
+#pragma once
+// Bearer tokens. The store keeps only SHA-256 hashes; a token names its kind
+// (api or enroll), role, tenant and expiry.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "muster/proto/json.hpp"
+#include "store/store.hpp"
+
+namespace muster::hub {
+
+enum class TokenKind { api, enroll };
+enum class Role { viewer = 0, operator_ = 1, admin = 2 };
+
+struct Principal {
+  std::string token_id;    // first 16 hex characters of the hash: safe to show
+  std::string token_hash;  // the store key's name part
+  TokenKind kind = TokenKind::api;
+  Role role = Role::viewer;
+  std::string tenant;
+  proto::StringMap labels;  // enrollment tokens: labels given to agents
+};
+
+struct NewToken {
+  std::string token;  // shown once
+  std::string id;
+  std::int64_t expires_at = 0;
+};
+
+class Auth {
+ public:
+  explicit Auth(Store& store) : store_(store) {}
+
+  NewToken create_api_token(const std::string& tenant, Role role, std::int64_t ttl_s);
+  NewToken create_enroll_token(const std::string& tenant, const proto::StringMap& labels, std::int64_t uses,
+                               std::int64_t ttl_s);
+  // From an "Authorization: Bearer ..." header value; throws ApiError 401.
+  Principal authenticate(const std::string& authorization_header);
+  // Spends one use of an enrollment token; throws ApiError 401 when none is left.
+  void consume_enroll_use(const Principal& principal);
+
+ private:
+  NewToken store_token(const std::string& tenant, TokenKind kind, Role role, const proto::StringMap& labels,
+                       std::int64_t uses, std::int64_t ttl_s);
+  Store& store_;
+};
+
+const char* to_string(Role role);
+bool parse_role(const std::string& text, Role& out);
+std::string sha256_hex(const std::string& text);
+std::int64_t unix_seconds();
+double unix_time();
+
+}  // namespace muster::hub

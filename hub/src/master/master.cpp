@@ -1,0 +1,451 @@
+#include "master/master.hpp"
+
+#include <cstring>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "core/auth.hpp"
+#include "core/tasks.hpp"
+#include "muster/proto/messages.hpp"
+#include "muster/proto/stanza.hpp"
+#include "muster/proto/uuid.hpp"
+#include "store/keys.hpp"
+
+namespace muster::hub {
+namespace {
+
+constexpr const char* kTaskIdPrefix = "t:";
+constexpr const char* kControlIdPrefix = "c:";
+constexpr const char* kOnlineUsersId = "online-users";
+constexpr const char* kCommandsNs = "http://jabber.org/protocol/commands";
+constexpr const char* kAdminNode = "http://jabber.org/protocol/admin#";
+constexpr const char* kDataNs = "jabber:x:data";
+constexpr int kReplyTtlSeconds = 60;
+constexpr std::size_t kOutputStreamLength = 10000;
+
+// Stanza errors that mean "not delivered" (the server bounced it), as
+// opposed to an answer from the agent itself.
+bool is_delivery_failure(const std::string& description) {
+  for (const char* c : {"service-unavailable", "recipient-unavailable", "item-not-found", "remote-server-timeout",
+                        "remote-server-not-found", "resource-constraint"}) {
+    if (description.compare(0, std::strlen(c), c) == 0) return true;
+  }
+  return false;
+}
+
+bool starts_with(const std::string& text, const char* prefix) {
+  return text.compare(0, std::strlen(prefix), prefix) == 0;
+}
+
+std::string format_time(double t) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6f", t);
+  return text;
+}
+
+void log(const std::string& line) { std::cerr << "muster-hub master: " << line << std::endl; }
+
+xmpp_stanza_t* add_child(xmpp_ctx_t* ctx, xmpp_stanza_t* parent, const char* name) {
+  xmpp_stanza_t* child = xmpp_stanza_new(ctx);
+  xmpp_stanza_set_name(child, name);
+  xmpp_stanza_add_child(parent, child);
+  xmpp_stanza_release(child);
+  return child;
+}
+
+void add_text(xmpp_ctx_t* ctx, xmpp_stanza_t* parent, const std::string& text) {
+  xmpp_stanza_t* node = xmpp_stanza_new(ctx);
+  xmpp_stanza_set_text(node, text.c_str());
+  xmpp_stanza_add_child(parent, node);
+  xmpp_stanza_release(node);
+}
+
+std::string text_of(xmpp_stanza_t* stanza) {
+  char* text = xmpp_stanza_get_text(stanza);
+  if (text == nullptr) return {};
+  std::string out(text);
+  xmpp_free(xmpp_stanza_get_context(stanza), text);
+  return out;
+}
+
+}  // namespace
+
+Master::Master(const HubConfig& config, Store& store)
+    : config_(config),
+      store_(store),
+      link_(ComponentSettings{config.component_host, config.component_port, config.shard, config.component_secret},
+            ComponentLink::Handlers{[this] { on_connected(); }, [this](xmpp_stanza_t* s) { on_stanza(s); }}),
+      consumer_("master-" + proto::random_hex(6)) {}
+
+Master::~Master() { stop(); }
+
+void Master::start() {
+  link_.start();
+  stopping_ = false;
+  dispatcher_ = std::thread([this] { dispatch_loop(); });
+}
+
+void Master::stop() {
+  stopping_ = true;
+  if (dispatcher_.joinable()) dispatcher_.join();
+  link_.stop();
+}
+
+// ---- dispatcher thread -------------------------------------------------
+
+void Master::ensure_groups(Poco::Redis::Client& client) {
+  for (const auto& stream : {keys::dispatch_queue(config_.shard), keys::control_queue(config_.shard)}) {
+    try {
+      run_on(client, {"XGROUP", "CREATE", stream, keys::kMasterGroup, "0", "MKSTREAM"});
+    } catch (const StoreError& e) {
+      if (std::string(e.what()).find("BUSYGROUP") == std::string::npos) throw;
+    }
+  }
+}
+
+void Master::dispatch_loop() {
+  const std::string queue = keys::dispatch_queue(config_.shard);
+  const std::string control = keys::control_queue(config_.shard);
+  Poco::Redis::Client::Ptr client;
+  // First our own pending entries (delivered to us before a crash, never
+  // acknowledged), then new ones.
+  std::string queue_from = "0";
+  std::string control_from = "0";
+  while (!stopping_) {
+    try {
+      if (client.isNull()) {
+        client = store_.connect_dedicated(5000);
+        ensure_groups(*client);
+      }
+      const Reply reply = run_on(*client, {"XREADGROUP", "GROUP", keys::kMasterGroup, consumer_, "COUNT", "512",
+                                           "BLOCK", "1000", "STREAMS", queue, control, queue_from, control_from});
+      std::size_t delivered = 0;
+      for (const auto& stream : reply.elements) {
+        if (stream.elements.size() != 2) continue;
+        const bool is_queue = stream.elements[0].text == queue;
+        std::vector<std::string> ids;
+        for (const auto& entry : stream.elements[1].elements) {
+          if (entry.elements.size() != 2) continue;
+          ++delivered;
+          const Reply& fields = entry.elements[1];
+          if (is_queue) {
+            dispatch(fields.field("job").value_or(""), fields.field("agent").value_or(""));
+          } else {
+            handle_control(fields);
+          }
+          ids.push_back(entry.elements[0].text);
+        }
+        if (ids.empty()) continue;
+        Command ack{"XACK", stream.elements[0].text, keys::kMasterGroup};
+        ack.insert(ack.end(), ids.begin(), ids.end());
+        run_on(*client, ack);
+        if (!is_queue) {
+          // Control entries carry account passwords: keep them no longer than needed.
+          Command del{"XDEL", control};
+          del.insert(del.end(), ids.begin(), ids.end());
+          run_on(*client, del);
+        }
+      }
+      if (delivered == 0) {
+        queue_from = ">";
+        control_from = ">";
+      }
+    } catch (const std::exception& e) {
+      log(std::string("store: ") + e.what() + "; retrying");
+      client = nullptr;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+}
+
+void Master::dispatch(const std::string& job_id, const std::string& agent_id) {
+  if (!proto::is_uuid(job_id) || !proto::is_uuid(agent_id)) return;
+  const auto replies = store_.pipeline({
+      {"HMGET", keys::job(job_id), "command", "argv", "timeout_s", "output_quota", "cancel_requested"},
+      {"HMGET", keys::task(job_id, agent_id), "task_id", "state"},
+      {"HGET", keys::agent(agent_id), "status"},
+  });
+  const Reply& job = replies[0];
+  const Reply& task = replies[1];
+  if (job.elements.size() != 5 || task.elements.size() != 2 || task.elements[1].text != "pending") return;
+  if (job.elements[4].text == "1") {
+    transition_task(store_, job_id, agent_id, "cancelled", {"pending"}, {"error", "cancelled before dispatch"});
+    return;
+  }
+  if (replies[2].text != "online") {
+    // Waits in the store until the agent's presence releases it.
+    store_.run({"SADD", keys::parked(config_.shard, agent_id), job_id});
+    return;
+  }
+  proto::Task t;
+  t.task_id = task.elements[0].text;
+  t.job_id = job_id;
+  if (!job.elements[0].text.empty()) {
+    t.command = job.elements[0].text;
+  } else if (auto argv = proto::parse_object("{\"a\":" + job.elements[1].text + "}")) {
+    proto::FieldReader(argv->get(), "").optional("a", t.argv, proto::kMaxArgvItems, proto::kMaxCommandBytes);
+  }
+  t.timeout_s = std::stoll(job.elements[2].text.empty() ? "300" : job.elements[2].text);
+  t.output_quota = std::stoll(job.elements[3].text.empty() ? "65536" : job.elements[3].text);
+  if (!transition_task(store_, job_id, agent_id, "dispatched", {"pending"}, {"dispatched_at", format_time(unix_time())})) {
+    return;
+  }
+  const std::string to = agent_id + "@" + config_.xmpp_domain + "/" + proto::kAgentResource;
+  link_.post([this, to, job_id, payload = proto::encode(t)] {
+    auto iq = proto::make_payload_iq(link_.ctx(), "set", kTaskIdPrefix + job_id, to, proto::kTaskElement, payload);
+    link_.send(iq.get());
+  });
+}
+
+void Master::handle_control(const Reply& fields) {
+  const std::string op = fields.field("op").value_or("");
+  const std::string request = fields.field("request").value_or("");
+  if (op != "add-user" || !proto::is_uuid(request)) {
+    log("ignoring unknown control request " + op);
+    return;
+  }
+  const std::string jid = fields.field("jid").value_or("");
+  const std::string password = fields.field("password").value_or("");
+  link_.post([this, request, jid, password] {
+    if (!link_.connected()) {
+      store_.pipeline({{"LPUSH", keys::reply(request), "the master is not connected to the XMPP server"},
+                       {"EXPIRE", keys::reply(request), std::to_string(kReplyTtlSeconds)}});
+      return;
+    }
+    send_admin_command(kControlIdPrefix + request, "add-user",
+                       {{"accountjid", jid}, {"password", password}, {"password-verify", password}});
+  });
+}
+
+// ---- XMPP thread -------------------------------------------------------
+
+void Master::send_admin_command(const std::string& id, const std::string& node,
+                                const std::vector<std::pair<std::string, std::string>>& fields) {
+  // XEP-0133 in one round trip: execute with the submitted form.
+  xmpp_ctx_t* ctx = link_.ctx();
+  proto::StanzaRef iq(xmpp_iq_new(ctx, "set", id.c_str()));
+  xmpp_stanza_set_to(iq.get(), config_.xmpp_domain.c_str());
+  xmpp_stanza_t* command = add_child(ctx, iq.get(), "command");
+  xmpp_stanza_set_ns(command, kCommandsNs);
+  xmpp_stanza_set_attribute(command, "node", (kAdminNode + node).c_str());
+  xmpp_stanza_set_attribute(command, "action", "execute");
+  xmpp_stanza_t* form = add_child(ctx, command, "x");
+  xmpp_stanza_set_ns(form, kDataNs);
+  xmpp_stanza_set_type(form, "submit");
+  std::vector<std::pair<std::string, std::string>> all{{"FORM_TYPE", "http://jabber.org/protocol/admin"}};
+  all.insert(all.end(), fields.begin(), fields.end());
+  for (const auto& [var, value] : all) {
+    xmpp_stanza_t* field = add_child(ctx, form, "field");
+    xmpp_stanza_set_attribute(field, "var", var.c_str());
+    if (var == "FORM_TYPE") xmpp_stanza_set_type(field, "hidden");
+    add_text(ctx, add_child(ctx, field, "value"), value);
+  }
+  link_.send(iq.get());
+}
+
+void Master::on_connected() {
+  // Directed presence is not replayed to a component that reconnects: ask
+  // the server who is online and greet them; each agent answers with its
+  // presence and resends unacknowledged results.
+  send_admin_command(kOnlineUsersId, "get-online-users-list", {{"max_items", "all"}});
+}
+
+std::string Master::agent_of(const std::string& jid) const {
+  const auto at = jid.find('@');
+  if (at == std::string::npos) return {};
+  const auto slash = jid.find('/', at);
+  const std::string domain = jid.substr(at + 1, slash == std::string::npos ? std::string::npos : slash - at - 1);
+  const std::string node = jid.substr(0, at);
+  if (domain != config_.xmpp_domain || !proto::is_uuid(node)) return {};
+  return node;
+}
+
+void Master::on_stanza(xmpp_stanza_t* stanza) {
+  const std::string name = xmpp_stanza_get_name(stanza);
+  const std::string type = proto::attribute(stanza, "type");
+  const std::string id = proto::attribute(stanza, "id");
+  const std::string from = proto::attribute(stanza, "from");
+  try {
+    if (name == "iq" && from == config_.xmpp_domain && (type == "result" || type == "error")) {
+      if (starts_with(id, kControlIdPrefix)) on_admin_reply(stanza, id.substr(std::strlen(kControlIdPrefix)));
+      if (id == kOnlineUsersId) on_online_users(stanza);
+      return;
+    }
+    const std::string agent_id = agent_of(from);
+    if (agent_id.empty()) {
+      if (name == "iq" && (type == "get" || type == "set")) {
+        auto error = proto::make_iq_error(link_.ctx(), id, from, "auth", "forbidden", "not an agent of this region");
+        link_.send(error.get());
+      }
+      return;
+    }
+    if (name == "presence") {
+      on_presence(stanza, agent_id);
+    } else if (name == "iq" && (type == "result" || type == "error") && starts_with(id, kTaskIdPrefix)) {
+      on_task_reply(stanza, agent_id, id.substr(std::strlen(kTaskIdPrefix)), type == "result");
+    } else if (name == "iq" && type == "set") {
+      if (auto payload = proto::payload_text(stanza, proto::kResultElement)) {
+        on_result(stanza, agent_id, *payload);
+      } else {
+        auto error = proto::make_iq_error(link_.ctx(), id, from, "cancel", "feature-not-implemented", "unknown request");
+        link_.send(error.get());
+      }
+    } else if (name == "iq" && type == "get") {
+      auto pong = proto::make_iq_result(link_.ctx(), id, from);  // XEP-0199 and anything harmless
+      link_.send(pong.get());
+    } else if (name == "message") {
+      if (auto payload = proto::payload_text(stanza, proto::kOutputElement)) on_output(agent_id, *payload);
+    }
+  } catch (const StoreError& e) {
+    log(std::string("store: ") + e.what());
+    if (name == "iq" && type == "set") {
+      // The agent keeps the result in its spool and sends it again.
+      auto error = proto::make_iq_error(link_.ctx(), id, from, "wait", "internal-server-error", "store unavailable");
+      link_.send(error.get());
+    }
+  }
+}
+
+void Master::on_presence(xmpp_stanza_t* stanza, const std::string& agent_id) {
+  const std::string type = proto::attribute(stanza, "type");
+  const Reply known = store_.run({"HGET", keys::agent(agent_id), "shard"});
+  if (known.text != config_.shard) return;  // not enrolled here, or deleted
+  if (type == "unavailable") {
+    store_.run({"HSET", keys::agent(agent_id), "status", "offline", "last_seen", std::to_string(unix_seconds())});
+    return;
+  }
+  if (!type.empty()) return;  // probes, errors, subscriptions: nothing to do
+  Command update{"HSET", keys::agent(agent_id), "status", "online", "last_seen", std::to_string(unix_seconds())};
+  if (auto payload = proto::payload_text(stanza, proto::kFactsElement)) {
+    if (auto facts = proto::decode_facts(*payload)) {
+      for (const auto& [field, value] : std::initializer_list<std::pair<const char*, const std::string&>>{
+               {"hostname", facts->hostname}, {"os", facts->os}, {"arch", facts->arch}, {"kernel", facts->kernel},
+               {"agent_version", facts->agent_version}}) {
+        update.push_back(field);
+        update.push_back(value);
+      }
+    } else {
+      log("agent " + agent_id + " sent malformed facts: " + facts.error().message);
+    }
+  }
+  store_.run(update);
+  release_parked(agent_id);
+}
+
+void Master::release_parked(const std::string& agent_id) {
+  const std::string parked = keys::parked(config_.shard, agent_id);
+  const auto replies = store_.pipeline({{"SMEMBERS", parked}, {"DEL", parked}});
+  std::vector<Command> requeue;
+  for (const auto& job : replies[0].elements) {
+    requeue.push_back({"XADD", keys::dispatch_queue(config_.shard), "*", "job", job.text, "agent", agent_id});
+  }
+  store_.pipeline(requeue);
+}
+
+void Master::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& job_id, bool ok) {
+  if (!proto::is_uuid(job_id)) return;
+  if (ok) {
+    transition_task(store_, job_id, agent_id, "running", {"dispatched"});
+    return;
+  }
+  const std::string why = proto::error_description(stanza);
+  if (is_delivery_failure(why)) {
+    // Not delivered: back to pending, parked until the agent is online again.
+    if (transition_task(store_, job_id, agent_id, "pending", {"dispatched"})) {
+      store_.pipeline({{"HSET", keys::agent(agent_id), "status", "offline"},
+                       {"SADD", keys::parked(config_.shard, agent_id), job_id}});
+    }
+  } else {
+    transition_task(store_, job_id, agent_id, "failed", {"dispatched", "running"},
+                    {"error", "refused by the agent: " + why, "finished_at", format_time(unix_time())});
+  }
+}
+
+void Master::on_result(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& payload) {
+  const std::string id = proto::attribute(stanza, "id");
+  const std::string from = proto::attribute(stanza, "from");
+  auto result = proto::decode_task_result(payload);
+  if (!result) {
+    auto error = proto::make_iq_error(link_.ctx(), id, from, "modify", "bad-request", result.error().message);
+    link_.send(error.get());
+    return;
+  }
+  const Reply task_id = store_.run({"HGET", keys::task(result->job_id, agent_id), "task_id"});
+  if (task_id.text != result->task_id) {
+    auto error = proto::make_iq_error(link_.ctx(), id, from, "cancel", "item-not-found", "no such task for this agent");
+    link_.send(error.get());
+    return;
+  }
+  std::vector<std::string> fields{"stdout",         result->stdout_text,
+                                  "stderr",         result->stderr_text,
+                                  "stdout_dropped", std::to_string(result->stdout_dropped),
+                                  "stderr_dropped", std::to_string(result->stderr_dropped),
+                                  "started_at",     format_time(result->started_at),
+                                  "finished_at",    format_time(result->finished_at),
+                                  "duration_ms",    std::to_string(result->duration_ms)};
+  if (result->exit_code) fields.insert(fields.end(), {"exit_code", std::to_string(*result->exit_code)});
+  if (result->signal) fields.insert(fields.end(), {"signal", std::to_string(*result->signal)});
+  if (result->error) fields.insert(fields.end(), {"error", *result->error});
+  // A repeated result (the agent resends until acked) finds the task final
+  // already and changes nothing; it is acknowledged all the same.
+  transition_task(store_, result->job_id, agent_id, proto::to_string(result->state), {"pending", "dispatched", "running"},
+                  fields);
+  auto ack = proto::make_iq_result(link_.ctx(), id, from);
+  link_.send(ack.get());
+}
+
+void Master::on_output(const std::string& agent_id, const std::string& payload) {
+  auto chunk = proto::decode_output_chunk(payload);
+  if (!chunk) return;
+  const Reply task_id = store_.run({"HGET", keys::task(chunk->job_id, agent_id), "task_id"});
+  if (task_id.text != chunk->task_id) return;
+  store_.run({"XADD", keys::job_output(chunk->job_id), "MAXLEN", "~", std::to_string(kOutputStreamLength), "*",
+              "agent", agent_id, "stream", chunk->stream == proto::Stream::stdout_stream ? "stdout" : "stderr", "seq",
+              std::to_string(chunk->seq), "data", chunk->data});
+}
+
+void Master::on_admin_reply(xmpp_stanza_t* stanza, const std::string& request_id) {
+  if (!proto::is_uuid(request_id)) return;
+  std::string answer = "ok";
+  if (proto::attribute(stanza, "type") == "error") {
+    answer = proto::error_description(stanza);  // ejabberd reports failures as iq errors
+  } else if (xmpp_stanza_t* command = xmpp_stanza_get_child_by_name(stanza, "command")) {
+    // Prosody answers type=result and puts failures in <note type='error'>.
+    for (xmpp_stanza_t* c = xmpp_stanza_get_children(command); c != nullptr; c = xmpp_stanza_get_next(c)) {
+      const char* name = xmpp_stanza_get_name(c);
+      if (name != nullptr && std::strcmp(name, "note") == 0 && proto::attribute(c, "type") == "error") {
+        answer = text_of(c);
+        if (answer.empty()) answer = "refused";
+      }
+    }
+  }
+  store_.pipeline({{"LPUSH", keys::reply(request_id), answer},
+                   {"EXPIRE", keys::reply(request_id), std::to_string(kReplyTtlSeconds)}});
+}
+
+void Master::on_online_users(xmpp_stanza_t* stanza) {
+  xmpp_stanza_t* command = xmpp_stanza_get_child_by_name(stanza, "command");
+  xmpp_stanza_t* form = command != nullptr ? xmpp_stanza_get_child_by_name_and_ns(command, "x", kDataNs) : nullptr;
+  std::set<std::string> agents;
+  for (xmpp_stanza_t* f = form != nullptr ? xmpp_stanza_get_children(form) : nullptr; f != nullptr;
+       f = xmpp_stanza_get_next(f)) {
+    if (proto::attribute(f, "var") != "onlineuserjids") continue;
+    for (xmpp_stanza_t* v = xmpp_stanza_get_children(f); v != nullptr; v = xmpp_stanza_get_next(v)) {
+      std::istringstream lines(text_of(v));
+      for (std::string line; std::getline(lines, line);) {
+        const std::string agent_id = agent_of(line.substr(0, line.find(' ')));
+        if (!agent_id.empty()) agents.insert(agent_id);
+      }
+    }
+  }
+  log("component up; greeting " + std::to_string(agents.size()) + " online agent(s)");
+  for (const auto& agent_id : agents) {
+    proto::StanzaRef presence(xmpp_presence_new(link_.ctx()));
+    const std::string to = agent_id + "@" + config_.xmpp_domain + "/" + proto::kAgentResource;
+    xmpp_stanza_set_to(presence.get(), to.c_str());
+    link_.send(presence.get());
+  }
+}
+
+}  // namespace muster::hub

@@ -1,0 +1,64 @@
+#pragma once
+// The master role for one shard: takes tasks and control requests from the
+// store, hands tasks to online agents over the component link, and records
+// acks, output, results and presence in the store. It keeps no state the
+// store does not have.
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "config.hpp"
+#include "master/component_link.hpp"
+#include "store/store.hpp"
+
+namespace muster::hub {
+
+class Master {
+ public:
+  Master(const HubConfig& config, Store& store);
+  ~Master();
+  Master(const Master&) = delete;
+  Master& operator=(const Master&) = delete;
+
+  void start();
+  void stop();
+
+ private:
+  struct JobSpec {
+    std::string command;
+    std::string argv_json;
+    std::int64_t timeout_s = 0;
+    std::int64_t output_quota = 0;
+  };
+
+  // Dispatcher thread.
+  void dispatch_loop();
+  void ensure_groups(Poco::Redis::Client& client);
+  void dispatch(const std::string& job_id, const std::string& agent_id);
+  void handle_control(const Reply& fields);
+
+  // XMPP thread.
+  void on_connected();
+  void on_stanza(xmpp_stanza_t* stanza);
+  void on_presence(xmpp_stanza_t* stanza, const std::string& agent_id);
+  void on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& job_id, bool ok);
+  void on_result(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& payload);
+  void on_output(const std::string& agent_id, const std::string& payload);
+  void on_admin_reply(xmpp_stanza_t* stanza, const std::string& request_id);
+  void on_online_users(xmpp_stanza_t* stanza);
+  void send_admin_command(const std::string& id, const std::string& node,
+                          const std::vector<std::pair<std::string, std::string>>& fields);
+  // The agent id of a JID in this region's domain, or empty.
+  std::string agent_of(const std::string& jid) const;
+  void release_parked(const std::string& agent_id);
+
+  const HubConfig& config_;
+  Store& store_;
+  ComponentLink link_;
+  std::string consumer_;
+  std::atomic<bool> stopping_{false};
+  std::thread dispatcher_;
+};
+
+}  // namespace muster::hub

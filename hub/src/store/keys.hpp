@@ -1,0 +1,32 @@
+#pragma once
+// Every store key in one place. Braces are Redis Cluster hash tags: all keys
+// of one job (or of one shard's queues) live in one slot, so scripts and
+// pipelines over them work on a cluster too.
+#include <string>
+
+namespace muster::hub::keys {
+
+inline std::string token(const std::string& token_hash) { return "muster:token:" + token_hash; }
+inline std::string agent(const std::string& agent_id) { return "muster:agent:{" + agent_id + "}"; }
+inline std::string tenant_agents(const std::string& tenant) { return "muster:agents:{" + tenant + "}"; }
+inline std::string tenant_jobs(const std::string& tenant) { return "muster:jobs:{" + tenant + "}"; }
+
+inline std::string job(const std::string& job_id) { return "muster:job:{" + job_id + "}"; }
+inline std::string job_tasks(const std::string& job_id) { return "muster:job:{" + job_id + "}:tasks"; }
+inline std::string task(const std::string& job_id, const std::string& agent_id) {
+  return "muster:job:{" + job_id + "}:task:" + agent_id;
+}
+inline std::string job_output(const std::string& job_id) { return "muster:job:{" + job_id + "}:output"; }
+
+// Per shard: tasks to dispatch, control requests for the master, and tasks
+// parked until their agent comes online.
+inline std::string dispatch_queue(const std::string& shard) { return "muster:queue:{" + shard + "}"; }
+inline std::string control_queue(const std::string& shard) { return "muster:control:{" + shard + "}"; }
+inline std::string parked(const std::string& shard, const std::string& agent_id) {
+  return "muster:parked:{" + shard + "}:" + agent_id;
+}
+inline std::string reply(const std::string& request_id) { return "muster:reply:" + request_id; }
+
+inline constexpr const char* kMasterGroup = "masters";
+
+}  // namespace muster::hub::keys

@@ -1,0 +1,160 @@
+#include "store/store.hpp"
+
+#include <Poco/Exception.h>
+#include <Poco/Redis/Array.h>
+#include <Poco/Redis/Exception.h>
+#include <Poco/SHA1Engine.h>
+
+namespace muster::hub {
+namespace {
+
+Poco::Redis::Array to_array(const Command& command) {
+  Poco::Redis::Array array;
+  for (const auto& part : command) array << part;
+  return array;
+}
+
+std::string sha1_hex(const std::string& text) {
+  Poco::SHA1Engine engine;
+  engine.update(text);
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+}  // namespace
+
+std::optional<std::string> Reply::field(const std::string& name) const {
+  for (std::size_t i = 0; i + 1 < elements.size(); i += 2) {
+    if (elements[i].text == name) return elements[i + 1].text;
+  }
+  return std::nullopt;
+}
+
+Reply to_reply(const Poco::Redis::RedisType::Ptr& value) {
+  using Poco::Redis::RedisType;
+  Reply r;
+  if (value.isNull()) return r;
+  switch (value->type()) {
+    case RedisType::REDIS_INTEGER:
+      r.kind = Reply::Kind::integer;
+      r.integer = dynamic_cast<const Poco::Redis::Type<Poco::Int64>&>(*value).value();
+      break;
+    case RedisType::REDIS_SIMPLE_STRING:
+      r.kind = Reply::Kind::string;
+      r.text = dynamic_cast<const Poco::Redis::Type<std::string>&>(*value).value();
+      break;
+    case RedisType::REDIS_BULK_STRING: {
+      const auto& bulk = dynamic_cast<const Poco::Redis::Type<Poco::Redis::BulkString>&>(*value).value();
+      if (!bulk.isNull()) {
+        r.kind = Reply::Kind::string;
+        r.text = bulk.value();
+      }
+      break;
+    }
+    case RedisType::REDIS_ARRAY: {
+      const auto& array = dynamic_cast<const Poco::Redis::Type<Poco::Redis::Array>&>(*value).value();
+      if (!array.isNull()) {
+        r.kind = Reply::Kind::array;
+        for (auto it = array.begin(); it != array.end(); ++it) r.elements.push_back(to_reply(*it));
+      }
+      break;
+    }
+    case RedisType::REDIS_ERROR:
+      r.kind = Reply::Kind::error;
+      r.text = dynamic_cast<const Poco::Redis::Type<Poco::Redis::Error>&>(*value).value().getMessage();
+      break;
+  }
+  return r;
+}
+
+Reply run_on(Poco::Redis::Client& client, const Command& command) {
+  Reply reply = to_reply(client.sendCommand(to_array(command)));
+  if (reply.kind == Reply::Kind::error) throw StoreError(command.front() + ": " + reply.text);
+  return reply;
+}
+
+Poco::Redis::Client::Ptr RedisConnectionFactory::createObject() {
+  Poco::Redis::Client::Ptr client(new Poco::Redis::Client());
+  try {
+    client->connect(config_.host, config_.port, Poco::Timespan(5, 0));
+    client->setReceiveTimeout(Poco::Timespan(10, 0));
+    if (!config_.password.empty()) run_on(*client, {"AUTH", config_.password});
+  } catch (const Poco::Exception& e) {
+    throw StoreError("cannot connect to the store at " + config_.host + ":" + std::to_string(config_.port) + ": " +
+                     e.displayText());
+  }
+  return client;
+}
+
+Store::Store(const StoreConfig& config, std::size_t pool_size)
+    : config_(config), pool_(RedisConnectionFactory(config), pool_size, pool_size * 4) {}
+
+template <class Fn>
+auto Store::with_connection(Fn fn) {
+  Poco::Redis::Client::Ptr client;
+  try {
+    client = pool_.borrowObject(5000);
+  } catch (const Poco::Exception& e) {
+    throw StoreError("store connection pool: " + e.displayText());
+  }
+  if (client.isNull()) throw StoreError("store connection pool exhausted");
+  try {
+    auto result = fn(*client);
+    pool_.returnObject(client);
+    return result;
+  } catch (const StoreError&) {
+    pool_.returnObject(client);  // an error reply leaves the connection usable
+    throw;
+  } catch (const Poco::Exception& e) {
+    // Network trouble: drop this connection, a new one is made next time.
+    client->disconnect();
+    pool_.returnObject(client);
+    throw StoreError("store: " + e.displayText());
+  }
+}
+
+Reply Store::run(const Command& command) {
+  return with_connection([&](Poco::Redis::Client& c) { return run_on(c, command); });
+}
+
+std::vector<Reply> Store::pipeline(const std::vector<Command>& commands) {
+  if (commands.empty()) return {};
+  return with_connection([&](Poco::Redis::Client& c) {
+    std::vector<Poco::Redis::Array> arrays;
+    arrays.reserve(commands.size());
+    for (const auto& command : commands) arrays.push_back(to_array(command));
+    for (const auto& array : arrays) c.execute<void>(array);
+    c.flush();
+    std::vector<Reply> replies;
+    replies.reserve(commands.size());
+    for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(to_reply(c.readReply()));
+    return replies;
+  });
+}
+
+Reply Store::eval(const std::string& script, const std::vector<std::string>& keys,
+                  const std::vector<std::string>& args) {
+  static const std::string kNoScript = "NOSCRIPT";
+  const std::string sha = sha1_hex(script);
+  Command command{"EVALSHA", sha, std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  return with_connection([&](Poco::Redis::Client& c) {
+    Reply reply = to_reply(c.sendCommand(to_array(command)));
+    if (reply.kind == Reply::Kind::error && reply.text.compare(0, kNoScript.size(), kNoScript) == 0) {
+      command[0] = "EVAL";
+      command[1] = script;
+      reply = to_reply(c.sendCommand(to_array(command)));
+    }
+    if (reply.kind == Reply::Kind::error) throw StoreError("script: " + reply.text);
+    return reply;
+  });
+}
+
+Poco::Redis::Client::Ptr Store::connect_dedicated(long receive_timeout_ms) {
+  RedisConnectionFactory factory(config_);
+  auto client = factory.createObject();
+  client->setReceiveTimeout(Poco::Timespan(receive_timeout_ms * 1000));
+  return client;
+}
+
+}  // namespace muster::hub
