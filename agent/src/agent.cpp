@@ -84,6 +84,7 @@ proto::Status Agent::open() {
   xmpp_conn_set_pass(conn_, state_.enrollment.password.c_str());
   xmpp_conn_set_sockopt_callback(conn_, xmpp_sockopt_cb_keepalive);
   xmpp_handler_add(conn_, on_iq, nullptr, "iq", nullptr, this);
+  xmpp_handler_add(conn_, on_presence, nullptr, "presence", nullptr, this);
   LOG_INFO("agent %s (%s), %zu unacknowledged result(s) in the spool", state_.enrollment.uuid.c_str(),
            kAgentVersion, spool_.entries().size());
   return proto::Ok{};
@@ -116,8 +117,12 @@ void Agent::handle_connected() {
   outstanding_ping_.clear();
   last_ping_sent_ = Clock::now();
   LOG_INFO("connected (TLS %s)", xmpp_conn_is_secured(conn_) ? "on" : "OFF");
-  // Directed presence after every connect: a resumed or new session, a
-  // restarted master, all learn this agent is here and what it is.
+  announce();
+}
+
+// Directed presence with facts, then every unacknowledged result: after each
+// connect (new or resumed session) and whenever a (re)started master greets us.
+void Agent::announce() {
   proto::Facts facts = platform::collect_facts();
   facts.agent_version = kAgentVersion;
   facts.labels = state_.labels;
@@ -145,6 +150,15 @@ void Agent::refuse(const std::string& id, const std::string& to, const char* typ
                    const std::string& text) {
   auto error = proto::make_iq_error(ctx_, id, to, type, condition, text);
   xmpp_send(conn_, error.get());
+}
+
+int Agent::on_presence(xmpp_conn_t*, xmpp_stanza_t* stanza, void* self) {
+  auto* agent = static_cast<Agent*>(self);
+  if (agent->from_master(stanza) && proto::attribute(stanza, "type").empty()) {
+    LOG_INFO("master %s greeted us; announcing", agent->state_.enrollment.master_jid.c_str());
+    agent->announce();
+  }
+  return 1;
 }
 
 int Agent::on_iq(xmpp_conn_t*, xmpp_stanza_t* stanza, void* self) {

@@ -32,9 +32,11 @@ class Agent {
   static void on_connection_event(xmpp_conn_t* conn, xmpp_conn_event_t event, int error,
                                   xmpp_stream_error_t* stream_error, void* self);
   static int on_iq(xmpp_conn_t* conn, xmpp_stanza_t* stanza, void* self);
+  static int on_presence(xmpp_conn_t* conn, xmpp_stanza_t* stanza, void* self);
 
   void connect();
   void handle_connected();
+  void announce();
   void handle_disconnected(int error);
   void handle_task(xmpp_stanza_t* iq, const std::string& id);
   void handle_result_reply(xmpp_stanza_t* iq, const std::string& task_id, bool acknowledged);
