@@ -1,0 +1,118 @@
+"""Jobs on three agents through the REST API: output, exit codes, stderr, targeting."""
+
+import os
+import socket
+import unittest
+
+from stackcase import StackTestCase
+
+FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired"}
+
+
+class JobsTest(StackTestCase):
+    def check_task_shape(self, task):
+        for field in ("agent_id", "task_id", "state", "exit_code", "signal", "stdout", "stderr",
+                      "truncated", "stdout_dropped", "stderr_dropped", "started_at",
+                      "finished_at", "duration_ms", "error"):
+            self.assertIn(field, task, f"task lacks {field}: {task}")
+        self.assertIn(task["state"], FINAL, task)
+
+    def test_command_runs_on_every_agent(self):
+        command = "echo hello-$(hostname); uname -a; id"
+        job, tasks = self.stack.run_job(
+            {"command": command, "targets": {"all": True}, "timeout_s": 60}, timeout=60)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["command"], command)
+        self.assertEqual(job["total"], 3, job)
+        self.assertEqual(job["counts"]["succeeded"], 3, job)
+        self.assertIsNotNone(job["finished_at"], job)
+        self.assertEqual(set(tasks), self.all_uuids(), "one task per enrolled agent")
+
+        agents = self.stack.agents()
+        hostname = socket.gethostname()
+        for agent_id, task in tasks.items():
+            self.check_task_shape(task)
+            self.assertEqual(task["state"], "succeeded", task)
+            self.assertEqual(task["exit_code"], 0, task)
+            self.assertIsNone(task["signal"], task)
+            self.assertEqual(task["stderr"], "", task)
+            lines = task["stdout"].splitlines()
+            self.assertEqual(len(lines), 3, task)
+            self.assertEqual(lines[0], f"hello-{hostname}", task)
+            self.assertEqual(lines[0], f"hello-{agents[agent_id]['hostname']}", task)
+            self.assertTrue(lines[1].startswith("Linux "), task)
+            self.assertIn(hostname, lines[1], task)
+            self.assertTrue(lines[2].startswith(f"uid={os.getuid()}("), task)
+            self.assertLessEqual(task["started_at"], task["finished_at"], task)
+            self.assertGreaterEqual(task["duration_ms"], 0, task)
+
+        # The job shows up in the list, newest first.
+        status, body = self.stack.api("GET", "/api/v1/jobs")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["jobs"][0]["id"], job["id"], body)
+
+    def test_failing_command_reports_exit_code_and_stderr(self):
+        target = self.uuid(2)
+        job, tasks = self.stack.run_job(
+            {"command": "echo out-line; echo err-line >&2; exit 3",
+             "targets": {"agents": [target]}, "timeout_s": 30}, timeout=60)
+        self.assertEqual(job["state"], "failed", job)
+        self.assertEqual(job["total"], 1, job)
+        self.assertEqual(job["counts"]["failed"], 1, job)
+        self.assertEqual(set(tasks), {target})
+        task = tasks[target]
+        self.check_task_shape(task)
+        self.assertEqual(task["state"], "failed", task)
+        self.assertEqual(task["exit_code"], 3, task)
+        self.assertIsNone(task["signal"], task)
+        self.assertEqual(task["stdout"], "out-line\n", task)
+        self.assertEqual(task["stderr"], "err-line\n", task)
+
+    def test_argv_job_runs_without_shell(self):
+        target = self.uuid(3)
+        job, tasks = self.stack.run_job(
+            {"argv": ["/bin/echo", "two words", "$HOME"], "targets": {"agents": [target]}},
+            timeout=60)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(tasks[target]["stdout"], "two words $HOME\n", tasks[target])
+
+    def test_missing_program_fails(self):
+        target = self.uuid(1)
+        job, tasks = self.stack.run_job(
+            {"argv": ["/nonexistent/muster-no-such-program"], "targets": {"agents": [target]}},
+            timeout=60)
+        self.assertEqual(job["state"], "failed", job)
+        self.assertEqual(tasks[target]["state"], "failed", tasks[target])
+
+    def test_label_targets_select_agents(self):
+        job, tasks = self.stack.run_job(
+            {"command": "echo labelled", "targets": {"labels": {"idx": "2"}}}, timeout=60)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(set(tasks), {self.uuid(2)}, tasks)
+        # Enrollment-token labels are kept under the agent's own.
+        job, tasks = self.stack.run_job(
+            {"command": "echo all-env", "targets": {"labels": {"env": "test"}}}, timeout=60)
+        self.assertEqual(set(tasks), self.all_uuids(), tasks)
+        # A union of an explicit agent and a label.
+        job, tasks = self.stack.run_job(
+            {"command": "true", "targets": {"agents": [self.uuid(1)], "labels": {"idx": "3"}}},
+            timeout=60)
+        self.assertEqual(set(tasks), {self.uuid(1), self.uuid(3)}, tasks)
+
+    def test_agents_endpoint_describes_agents(self):
+        status, body = self.stack.api("GET", "/api/v1/agents")
+        self.assertEqual(status, 200, body)
+        self.assertEqual({a["id"] for a in body["agents"]}, self.all_uuids())
+        for i, agent_id in self.stack.agent_uuids.items():
+            status, agent = self.stack.api("GET", f"/api/v1/agents/{agent_id}")
+            self.assertEqual(status, 200, agent)
+            self.assertEqual(agent["id"], agent_id)
+            self.assertEqual(agent["status"], "online", agent)
+            self.assertEqual(agent["labels"].get("idx"), str(i), agent)
+            self.assertEqual(agent["labels"].get("env"), "test", agent)
+            self.assertEqual(agent["shard"], "shard0.muster.localhost", agent)
+            self.assertEqual(agent["os"], "linux", agent)
+
+
+if __name__ == "__main__":
+    unittest.main()

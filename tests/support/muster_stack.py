@@ -1,0 +1,874 @@
+#!/usr/bin/python3
+"""Boot a complete private Muster stack on loopback, for tests and demos.
+
+One state directory holds everything: a generated CA and certificates, a
+private redis-server, a private Prosody, muster-hub (role all) and N enrolled
+muster-agents. All listeners bind 127.0.0.1 on free ports.
+
+As a module (tests):
+
+    stack = MusterStack(tempdir, agents=3)
+    stack.start()                 # raises StackError with log excerpts on failure
+    try:
+        job = stack.run_job({"command": "id", "targets": {"all": True}})
+    finally:
+        stack.stop()
+
+As a command:
+
+    muster_stack.py up   --dir D [--agents N]   start detached, write D/pids.json, D/demo.env
+    muster_stack.py down --dir D                stop what D/pids.json records
+    muster_stack.py demo --dir D                up with 3 agents, run `uname -a; id` everywhere
+
+Binaries come from $MUSTER_BUILD_DIR (default <repo>/build/dev):
+agent/muster-agent and hub/muster-hub. Runs under /usr/bin/python3, stdlib only.
+"""
+
+import argparse
+import atexit
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+XMPP_DOMAIN = "muster.localhost"
+SHARD = "shard0.muster.localhost"
+AGENT_RESOURCE = "muster"
+MAX_BODY = 1024 * 1024
+
+_DEFAULT = object()  # "use the admin token" marker for MusterStack.api()
+
+
+class StackError(RuntimeError):
+    """The stack could not be started or a wait ran out of time."""
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+
+
+def build_dir():
+    return Path(os.environ.get("MUSTER_BUILD_DIR") or REPO_ROOT / "build" / "dev").resolve()
+
+
+def require_tool(name):
+    path = shutil.which(name)
+    if not path:
+        raise StackError(f"required program '{name}' not found on PATH "
+                         f"(ci/install-deps.sh installs it)")
+    return path
+
+
+def require_binary(path):
+    path = Path(path)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise StackError(f"Muster binary {path} is missing: build it first "
+                         f"(ci/build.sh dev) or point MUSTER_BUILD_DIR at a build")
+    return str(path)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 16384))
+            data = f.read().decode("utf-8", "replace")
+    except OSError as e:
+        return f"<cannot read {path}: {e}>"
+    return "\n".join(data.splitlines()[-lines:])
+
+
+def wait_until(predicate, timeout, what, interval=0.1, check=None):
+    """Call predicate() until it returns a true value or timeout seconds pass.
+
+    check(), when given, is called on every round and may raise to abort early
+    (e.g. because the process we wait for has exited).
+    """
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        if check:
+            check()
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 - remembered for the message
+            last_exc = e
+        if time.monotonic() >= deadline:
+            extra = f" (last error: {last_exc!r})" if last_exc else ""
+            raise StackError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X")
+
+
+def pid_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+# ---------------------------------------------------------------------------
+# processes
+
+
+class Proc:
+    """One child process in its own process group (session), logging to a file."""
+
+    def __init__(self, name, argv, log, cwd=None, env=None):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log = Path(log)
+        self.cwd = str(cwd) if cwd else None
+        self.env = env
+        self.popen = None
+        self.pid = None
+
+    def start(self):
+        if self.alive():
+            raise StackError(f"{self.name} is already running (pid {self.pid})")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as logf:
+            logf.write(f"==== {time.strftime('%H:%M:%S')} start: {' '.join(self.argv)}\n".encode())
+            logf.flush()
+            try:
+                self.popen = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                    cwd=self.cwd, env=self.env, start_new_session=True)
+            except OSError as e:
+                raise StackError(f"cannot start {self.name} ({self.argv[0]}): {e}") from e
+        self.pid = self.popen.pid
+        return self
+
+    def alive(self):
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return self.pid is not None and pid_alive(self.pid)
+
+    def returncode(self):
+        return self.popen.poll() if self.popen is not None else None
+
+    def check_running(self):
+        """Raise StackError (with the log's tail) if the process has exited."""
+        if self.pid is not None and not self.alive():
+            raise StackError(f"{self.name} exited (status {self.returncode()}); "
+                             f"last lines of {self.log}:\n{tail(self.log)}")
+
+    def _signal_group(self, sig):
+        if self.pid is None:
+            return
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            pass
+
+    def _wait(self, timeout):
+        if self.popen is not None:
+            try:
+                self.popen.wait(timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(self.pid):
+                return True
+            time.sleep(0.05)
+        return not pid_alive(self.pid)
+
+    def signal(self, sig):
+        """Send sig to the main process only."""
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM the process group, SIGKILL it if it has not exited in time."""
+        if self.pid is None:
+            return
+        if self.alive():
+            self._signal_group(signal.SIGTERM)
+            if not self._wait(timeout):
+                self._signal_group(signal.SIGKILL)
+                self._wait(5)
+        # Whatever else is left in the group (helpers, children) goes too.
+        self._signal_group(signal.SIGKILL)
+
+    def kill(self):
+        """SIGKILL the process group at once (a crash, as far as peers can tell)."""
+        if self.pid is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        self._wait(5)
+
+    def record(self):
+        return {"name": self.name, "pid": self.pid, "argv": self.argv, "log": str(self.log),
+                "cwd": self.cwd}
+
+
+# ---------------------------------------------------------------------------
+# the stack
+
+
+class MusterStack:
+    """A private Muster installation under one state directory."""
+
+    def __init__(self, state_dir, agents=3, build=None, labels=None, agent_log_level="debug",
+                 detached=False):
+        self.dir = Path(state_dir).resolve()
+        self.n_agents = agents
+        self.build = Path(build).resolve() if build else build_dir()
+        self.labels = dict(labels or {"env": "test"})
+        self.agent_log_level = agent_log_level
+        self.detached = detached
+        self.procs = {}
+        self.agent_uuids = {}
+        self.admin_token = None
+        self.enroll_token = None
+        self.ports = {}
+        self.component_secret = os.urandom(12).hex()
+        self._stopped = False
+        if not detached:
+            atexit.register(self.stop)
+
+    # -- paths ------------------------------------------------------------
+    @property
+    def pki(self):
+        return self.dir / "pki"
+
+    @property
+    def ca_file(self):
+        return self.pki / "ca.pem"
+
+    @property
+    def hub_bin(self):
+        return self.build / "hub" / "muster-hub"
+
+    @property
+    def agent_bin(self):
+        return self.build / "agent" / "muster-agent"
+
+    @property
+    def hub_config(self):
+        return self.dir / "hub" / "hub.ini"
+
+    @property
+    def hub_url(self):
+        return f"https://localhost:{self.ports['api']}"
+
+    def agent_dir(self, i):
+        return self.dir / "agents" / str(i)
+
+    def agent_info(self, i):
+        """The agent's state file (agent.json) as a dict."""
+        with open(self.agent_dir(i) / "agent.json") as f:
+            return json.load(f)
+
+    def agent_journal(self, i):
+        try:
+            with open(self.agent_dir(i) / "journal") as f:
+                return [line.strip() for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def agent_spool(self, i):
+        spool = self.agent_dir(i) / "spool"
+        try:
+            return sorted(p.name for p in spool.iterdir() if not p.name.startswith("."))
+        except FileNotFoundError:
+            return []
+
+    # -- lifecycle ----------------------------------------------------------
+    def check_dependencies(self):
+        for tool in ("openssl", "redis-server", "redis-cli", "prosody"):
+            require_tool(tool)
+        require_binary(self.hub_bin)
+        require_binary(self.agent_bin)
+
+    def start(self, agents_timeout=60):
+        """Bring the whole stack up; on any failure stop what was started and raise."""
+        self.check_dependencies()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.make_certificates()
+            self.start_redis()
+            self.start_prosody()
+            self.start_hub()
+            self.admin_token = self.create_admin_token()
+            if self.n_agents:
+                self.enroll_agents(self.n_agents)
+                for i in range(1, self.n_agents + 1):
+                    self.start_agent(i)
+                self.wait_agents_online(timeout=agents_timeout)
+            self.save_state()
+        except BaseException:
+            self.save_state()
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        """Stop everything this stack started, agents first. Safe to call twice."""
+        order = sorted((n for n in self.procs if n.startswith("agent")), reverse=True)
+        order += [n for n in ("hub", "prosody", "redis") if n in self.procs]
+        for name in order:
+            try:
+                self.procs[name].stop(timeout=10)
+            except Exception as e:  # noqa: BLE001 - keep stopping the rest
+                print(f"muster_stack: stopping {name}: {e}", file=sys.stderr)
+        self._stopped = True
+
+    def stop_process(self, name, timeout=10.0):
+        self.procs[name].stop(timeout)
+
+    def kill_process(self, name):
+        self.procs[name].kill()
+
+    def start_process(self, name):
+        """Start a stopped process again with the same command line and wait until it serves."""
+        proc = self.procs[name]
+        proc.start()
+        if name == "redis":
+            self._wait_port(proc, self.ports["redis"])
+        elif name == "prosody":
+            self._wait_port(proc, self.ports["c2s"])
+            self._wait_port(proc, self.ports["component"])
+        elif name == "hub":
+            self.wait_hub()
+        self.save_state()
+
+    def restart_process(self, name, timeout=10.0):
+        self.stop_process(name, timeout)
+        self.start_process(name)
+
+    def _wait_port(self, proc, port, timeout=30):
+        wait_until(lambda: port_open(port), timeout, f"{proc.name} to listen on port {port}",
+                   check=proc.check_running)
+
+    # -- certificates -------------------------------------------------------
+    def _openssl(self, *args):
+        res = subprocess.run(["openssl", *args], cwd=self.pki, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        if res.returncode != 0:
+            raise StackError(f"openssl {' '.join(args)} failed:\n{res.stdout.decode()}")
+
+    def make_certificates(self):
+        """A CA, a certificate for Prosody and one for the hub's HTTPS API."""
+        self.pki.mkdir(parents=True, exist_ok=True)
+        if (self.pki / "api.crt").exists() and self.ca_file.exists():
+            return
+        self._openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                      "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Muster test CA",
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        leaves = {
+            "xmpp": ("muster.localhost",
+                     "DNS:muster.localhost,DNS:*.muster.localhost,DNS:localhost"),
+            "api": ("localhost", "DNS:localhost,IP:127.0.0.1"),
+        }
+        for name, (cn, san) in leaves.items():
+            ext = self.pki / f"{name}.ext"
+            ext.write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                           "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                           "extendedKeyUsage=serverAuth\n")
+            self._openssl("req", "-new", "-newkey", "rsa:2048", "-nodes",
+                          "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
+            self._openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem",
+                          "-CAkey", "ca.key", "-CAcreateserial", "-days", "30", "-sha256",
+                          "-out", f"{name}.crt", "-extfile", ext.name)
+        for key in self.pki.glob("*.key"):
+            key.chmod(0o600)
+
+    # -- redis --------------------------------------------------------------
+    def start_redis(self):
+        rdir = self.dir / "redis"
+        rdir.mkdir(parents=True, exist_ok=True)
+        port = self.ports.setdefault("redis", free_port())
+        conf = rdir / "redis.conf"
+        conf.write_text("\n".join([
+            f"port {port}",
+            "bind 127.0.0.1",
+            "protected-mode yes",
+            "daemonize no",
+            f"dir {rdir}",
+            f"logfile {rdir / 'redis.log'}",
+            "appendonly yes",
+            "save \"\"",
+            "",
+        ]))
+        proc = Proc("redis", [require_tool("redis-server"), conf], rdir / "redis.out").start()
+        self.procs["redis"] = proc
+        self._wait_port(proc, port)
+        wait_until(lambda: self.redis_cli("PING").strip() == "PONG", 15, "redis PING",
+                   check=proc.check_running)
+
+    def redis_cli(self, *args):
+        res = subprocess.run([require_tool("redis-cli"), "-h", "127.0.0.1",
+                              "-p", str(self.ports["redis"]), *map(str, args)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=15)
+        out = res.stdout.decode("utf-8", "replace")
+        if res.returncode != 0:
+            raise StackError(f"redis-cli {' '.join(map(str, args))}: {out}")
+        return out
+
+    def redis_dbsize(self):
+        return int(self.redis_cli("DBSIZE").strip())
+
+    # -- prosody ------------------------------------------------------------
+    def start_prosody(self):
+        pdir = self.dir / "prosody"
+        (pdir / "data").mkdir(parents=True, exist_ok=True)
+        c2s = self.ports.setdefault("c2s", free_port())
+        comp = self.ports.setdefault("component", free_port())
+        conf = pdir / "prosody.cfg.lua"
+        conf.write_text(f"""-- private Prosody for one Muster test stack
+run_as_root = true
+pidfile = "{pdir / 'prosody.pid'}"
+data_path = "{pdir / 'data'}"
+log = {{ debug = "{pdir / 'prosody.log'}" }}
+interfaces = {{ "127.0.0.1" }}
+local_interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s} }}
+c2s_direct_tls_ports = {{ }}
+s2s_ports = {{ }}
+component_ports = {{ {comp} }}
+component_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ }}
+https_ports = {{ }}
+admins = {{ "{SHARD}" }}
+modules_enabled = {{ "disco", "roster", "saslauth", "tls", "ping", "smacks", "limits",
+                    "admin_adhoc" }}
+modules_disabled = {{ "s2s", "offline" }}
+authentication = "internal_hashed"
+allow_registration = false
+c2s_require_encryption = true
+smacks_hibernation_time = 60
+limits = {{ c2s = {{ rate = "10mb/s" }} }}
+certificates = "{self.pki}"
+
+VirtualHost "{XMPP_DOMAIN}"
+    ssl = {{ certificate = "{self.pki / 'xmpp.crt'}", key = "{self.pki / 'xmpp.key'}" }}
+
+Component "{SHARD}"
+    component_secret = "{self.component_secret}"
+""")
+        proc = Proc("prosody", [require_tool("prosody"), "-F", "--config", conf],
+                    pdir / "prosody.out", cwd=pdir).start()
+        self.procs["prosody"] = proc
+        self._wait_port(proc, c2s)
+        self._wait_port(proc, comp)
+
+    def prosody_log(self):
+        try:
+            return (self.dir / "prosody" / "prosody.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def component_logins(self):
+        """How often the hub's component has authenticated to Prosody so far."""
+        return sum(1 for line in self.prosody_log().splitlines()
+                   if f"{SHARD}:component" in line
+                   and "External component successfully authenticated" in line)
+
+    # -- hub ----------------------------------------------------------------
+    def write_hub_config(self):
+        hdir = self.dir / "hub"
+        hdir.mkdir(parents=True, exist_ok=True)
+        api = self.ports.setdefault("api", free_port())
+        self.hub_config.write_text(f"""[hub]
+role = all
+
+[api]
+listen = 127.0.0.1:{api}
+tls_cert = {self.pki / 'api.crt'}
+tls_key = {self.pki / 'api.key'}
+threads = 8
+
+[store]
+host = 127.0.0.1
+port = {self.ports['redis']}
+password =
+
+[region]
+name = default
+xmpp_domain = {XMPP_DOMAIN}
+xmpp_host = 127.0.0.1
+xmpp_port = {self.ports['c2s']}
+xmpp_ca_file = {self.ca_file}
+component_host = 127.0.0.1
+component_port = {self.ports['component']}
+shard = {SHARD}
+component_secret = {self.component_secret}
+""")
+
+    def start_hub(self):
+        self.write_hub_config()
+        proc = Proc("hub", [require_binary(self.hub_bin), "--config", self.hub_config],
+                    self.dir / "hub" / "hub.log", cwd=self.dir / "hub")
+        self.procs["hub"] = proc
+        proc.start()
+        self.wait_hub()
+
+    def wait_hub(self, timeout=30):
+        """Wait for /healthz and for the hub's component to log in to Prosody."""
+        proc = self.procs["hub"]
+        logins_before = getattr(self, "_component_logins_seen", 0)
+
+        def healthy():
+            status, body = self.api("GET", "/healthz", token=None, timeout=3)
+            return status == 200 and isinstance(body, dict) and body.get("status") == "ok"
+
+        wait_until(healthy, timeout, f"GET {self.hub_url}/healthz", interval=0.2,
+                   check=proc.check_running)
+        wait_until(lambda: self.component_logins() > logins_before, timeout,
+                   f"component {SHARD} to authenticate to Prosody", interval=0.2,
+                   check=proc.check_running)
+        self._component_logins_seen = self.component_logins()
+
+    def create_admin_token(self):
+        res = subprocess.run([require_binary(self.hub_bin), "admin-token", "--config",
+                              str(self.hub_config)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=30)
+        lines = [ln.strip() for ln in res.stdout.decode().splitlines() if ln.strip()]
+        if res.returncode != 0 or not lines:
+            raise StackError(f"muster-hub admin-token failed (status {res.returncode}):\n"
+                             f"{res.stdout.decode()}{res.stderr.decode()}")
+        return lines[-1]
+
+    # -- agents -------------------------------------------------------------
+    def create_enroll_token(self, uses, labels=None, ttl_s=3600):
+        status, body = self.api("POST", "/api/v1/tokens",
+                                {"kind": "enroll", "uses": uses, "ttl_s": ttl_s,
+                                 "labels": dict(labels if labels is not None else self.labels)})
+        if status != 201 or "token" not in (body or {}):
+            raise StackError(f"POST /api/v1/tokens (enroll) -> {status} {body}")
+        return body["token"]
+
+    def enroll_agents(self, n):
+        self.enroll_token = self.create_enroll_token(n)
+        for i in range(1, n + 1):
+            self.enroll_agent(i, self.enroll_token)
+
+    def enroll_agent(self, i, token):
+        adir = self.agent_dir(i)
+        adir.mkdir(parents=True, exist_ok=True)
+        argv = [require_binary(self.agent_bin), "enroll", "--hub", self.hub_url, "--token", token,
+                "--ca", str(self.ca_file), "--label", f"idx={i}", "--state-dir", str(adir)]
+        res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        out, err = res.stdout.decode(), res.stderr.decode()
+        with open(adir / "enroll.log", "a") as f:
+            f.write(f"$ {' '.join(argv)}\n[status {res.returncode}]\n{out}{err}")
+        lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
+        if res.returncode != 0 or not lines:
+            raise StackError(f"muster-agent enroll for agent {i} failed (status {res.returncode}):"
+                             f"\n{out}{err}\nhub log:\n{tail(self.procs['hub'].log)}")
+        self.agent_uuids[i] = lines[-1]
+        return lines[-1]
+
+    def start_agent(self, i):
+        adir = self.agent_dir(i)
+        name = f"agent{i}"
+        if name not in self.procs:
+            self.procs[name] = Proc(name, [require_binary(self.agent_bin), "run", "--state-dir",
+                                           adir, "--log-level", self.agent_log_level],
+                                    adir / "agent.log", cwd=adir)
+        self.procs[name].start()
+        return self.procs[name]
+
+    def agents(self):
+        status, body = self.api("GET", "/api/v1/agents")
+        if status != 200:
+            raise StackError(f"GET /api/v1/agents -> {status} {body}")
+        return {a["id"]: a for a in body["agents"]}
+
+    def wait_agents_online(self, indexes=None, timeout=60):
+        indexes = list(indexes or self.agent_uuids)
+        want = {self.agent_uuids[i] for i in indexes}
+
+        def check():
+            for i in indexes:
+                self.procs[f"agent{i}"].check_running()
+            self.procs["hub"].check_running()
+
+        def online():
+            agents = self.agents()
+            return all(agents.get(u, {}).get("status") == "online" for u in want)
+
+        try:
+            wait_until(online, timeout, f"agents {sorted(indexes)} to be online", interval=0.25,
+                       check=check)
+        except StackError as e:
+            logs = "\n".join(f"--- agent {i} log:\n{tail(self.procs[f'agent{i}'].log, 15)}"
+                             for i in indexes)
+            raise StackError(f"{e}\n{logs}\n--- hub log:\n{tail(self.procs['hub'].log, 20)}") from e
+
+    # -- API client ---------------------------------------------------------
+    def _ssl_context(self):
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        return ctx
+
+    def api(self, method, path, body=None, token=_DEFAULT, headers=None, timeout=30):
+        """One HTTPS request to the hub; returns (status, parsed JSON or raw text or None).
+
+        body may be bytes (sent as is), a str (UTF-8) or any JSON-serialisable object.
+        token=_DEFAULT uses the admin token; None sends no Authorization header.
+        """
+        if token is _DEFAULT:
+            token = self.admin_token
+        hdrs = {"Accept": "application/json"}
+        if body is not None and not isinstance(body, (bytes, bytearray)):
+            body = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        if body is not None:
+            hdrs["Content-Type"] = "application/json"
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        hdrs.update(headers or {})
+        conn = http.client.HTTPSConnection("localhost", self.ports["api"], timeout=timeout,
+                                           context=self._ssl_context())
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            if body is not None:
+                hdrs.setdefault("Content-Length", str(len(body)))
+            for k, v in hdrs.items():
+                conn.putheader(k, v)
+            conn.endheaders()
+            if body:
+                # Send in pieces: a server may answer (413) and close before reading it all.
+                try:
+                    view = memoryview(body)
+                    for off in range(0, len(view), 65536):
+                        conn.send(view[off:off + 65536])
+                except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                    pass
+            resp = conn.getresponse()
+            raw = resp.read()
+            status = resp.status
+        finally:
+            conn.close()
+        text = raw.decode("utf-8", "replace")
+        if not text:
+            return status, None
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    # -- jobs ---------------------------------------------------------------
+    def submit_job(self, job, token=_DEFAULT):
+        status, body = self.api("POST", "/api/v1/jobs", job, token=token)
+        if status != 201 or not isinstance(body, dict) or "id" not in body:
+            raise StackError(f"POST /api/v1/jobs {job} -> {status} {body}")
+        return body["id"]
+
+    def job(self, job_id):
+        status, body = self.api("GET", f"/api/v1/jobs/{job_id}")
+        if status != 200:
+            raise StackError(f"GET /api/v1/jobs/{job_id} -> {status} {body}")
+        return body
+
+    def tasks(self, job_id):
+        status, body = self.api("GET", f"/api/v1/jobs/{job_id}/tasks")
+        if status != 200:
+            raise StackError(f"GET /api/v1/jobs/{job_id}/tasks -> {status} {body}")
+        return body["tasks"]
+
+    def wait_job(self, job_id, timeout=60):
+        """Poll until the job has left state running; return the Job object."""
+        last = {}
+
+        def finished():
+            last["job"] = self.job(job_id)
+            return last["job"].get("state") not in ("running", None)
+
+        try:
+            wait_until(finished, timeout, f"job {job_id} to finish", interval=0.2)
+        except StackError as e:
+            raise StackError(f"{e}; last seen: {last.get('job')}") from e
+        return last["job"]
+
+    def run_job(self, job, timeout=60):
+        """Submit a job, wait for it to finish; return (Job, {agent_id: Task})."""
+        job_id = self.submit_job(job)
+        done = self.wait_job(job_id, timeout)
+        return done, {t["agent_id"]: t for t in self.tasks(job_id)}
+
+    # -- state on disk (for `down`) ------------------------------------------
+    def save_state(self):
+        if not self.dir.exists():
+            return
+        state = {
+            "dir": str(self.dir),
+            "build": str(self.build),
+            "hub_url": self.hub_url if "api" in self.ports else None,
+            "ports": self.ports,
+            "agents": {str(i): u for i, u in self.agent_uuids.items()},
+            "processes": [p.record() for p in self.procs.values() if p.pid],
+        }
+        tmp = self.dir / "pids.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.dir / "pids.json")
+
+
+def down(state_dir, timeout=10.0):
+    """Stop every process that `up` recorded in state_dir/pids.json."""
+    path = Path(state_dir) / "pids.json"
+    if not path.exists():
+        print(f"nothing to stop: {path} does not exist")
+        return 0
+    state = json.loads(path.read_text())
+    records = state.get("processes", [])
+    # agents first, then hub, prosody, redis
+    rank = {"hub": 1, "prosody": 2, "redis": 3}
+    records.sort(key=lambda r: rank.get(r["name"], 0))
+    for rec in records:
+        pid = rec.get("pid")
+        cmd = pid_cmdline(pid) if pid else []
+        if not pid or not pid_alive(pid):
+            print(f"{rec['name']}: pid {pid} already gone")
+            continue
+        # Guard against a recycled pid: the program must be the one we started.
+        want = Path(rec["argv"][0]).name
+        if not any(Path(a).name == want or want in a for a in cmd[:2]):
+            print(f"{rec['name']}: pid {pid} now runs {' '.join(cmd)!r}; not touching it")
+            continue
+        proc = Proc(rec["name"], rec["argv"], rec["log"])
+        proc.pid = pid
+        proc.stop(timeout)
+        print(f"{rec['name']}: stopped pid {pid}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# CLI
+
+
+def prepare_state_dir(path):
+    """A fresh stack needs an empty directory; clear one a previous stack left behind."""
+    if not path.exists() or not any(path.iterdir()):
+        return
+    if not ((path / "pids.json").exists() or (path / "pki" / "ca.pem").exists()):
+        raise StackError(f"{path} is not empty and holds no earlier Muster stack; "
+                         f"choose another --dir")
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def cmd_up(args):
+    stack = MusterStack(args.dir, agents=args.agents, detached=True)
+    stack.start()
+    env_file = stack.dir / "demo.env"
+    env_file.write_text(f"MUSTER_URL={stack.hub_url}\nMUSTER_TOKEN={stack.admin_token}\n"
+                        f"MUSTER_CA={stack.ca_file}\n")
+    env_file.chmod(0o600)
+    print(f"hub URL:     {stack.hub_url}")
+    print(f"admin token: {stack.admin_token}")
+    print(f"CA file:     {stack.ca_file}")
+    print(f"agents:      {', '.join(stack.agent_uuids[i] for i in sorted(stack.agent_uuids))}")
+    print(f"env file:    {env_file}")
+    print(f"stop with:   {Path(__file__).resolve()} down --dir {stack.dir}")
+    return stack
+
+
+def cmd_demo(args):
+    args.agents = 3
+    stack = cmd_up(args)
+    command = "uname -a; id"
+    print(f"\nrunning {command!r} on all agents through POST /api/v1/jobs ...")
+    job, tasks = stack.run_job({"command": command, "targets": {"all": True}, "timeout_s": 60},
+                               timeout=90)
+    agents = stack.agents()
+    print(f"job {job['id']}: {job['state']} {json.dumps(job.get('counts'))}\n")
+    for agent_id, task in sorted(tasks.items(), key=lambda kv: agents.get(kv[0], {}).get(
+            "labels", {}).get("idx", "")):
+        host = agents.get(agent_id, {}).get("hostname", "?")
+        print(f"agent {agent_id}  host {host}  state {task['state']}  exit {task['exit_code']}")
+        for line in (task.get("stdout") or "").splitlines():
+            print(f"    {line}")
+        if task.get("stderr"):
+            print(f"    stderr: {task['stderr']!r}")
+    env_file = stack.dir / "demo.env"
+    print(f"""
+The stack keeps running. Use the API with curl:
+
+    . {env_file}
+    curl --cacert $MUSTER_CA -H "Authorization: Bearer $MUSTER_TOKEN" $MUSTER_URL/api/v1/agents
+    curl --cacert $MUSTER_CA -H "Authorization: Bearer $MUSTER_TOKEN" \\
+         -d '{{"command": "uptime", "targets": {{"all": true}}}}' $MUSTER_URL/api/v1/jobs
+    curl --cacert $MUSTER_CA -H "Authorization: Bearer $MUSTER_TOKEN" $MUSTER_URL/api/v1/jobs/<id>/tasks
+
+Stop it with: {Path(__file__).resolve()} down --dir {stack.dir}""")
+    return 0 if job["state"] == "succeeded" else 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name, help_text in (("up", "start a stack that keeps running"),
+                            ("down", "stop a stack started with up or demo"),
+                            ("demo", "up with 3 agents and run a first job")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--dir", required=True, help="state directory")
+        if name == "up":
+            p.add_argument("--agents", type=int, default=3)
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "down":
+            return down(args.dir)
+        if Path(args.dir, "pids.json").exists():
+            state = json.loads(Path(args.dir, "pids.json").read_text())
+            if any(pid_alive(p["pid"]) for p in state.get("processes", [])):
+                print(f"a stack already runs from {args.dir}; run `down --dir {args.dir}` first",
+                      file=sys.stderr)
+                return 1
+        prepare_state_dir(Path(args.dir))
+        if args.cmd == "up":
+            cmd_up(args)
+            return 0
+        return cmd_demo(args)
+    except StackError as e:
+        print(f"muster_stack: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
