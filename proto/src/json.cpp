@@ -104,7 +104,7 @@ bool FieldReader::record(ErrorCode code, const char* key, const std::string& wha
   if (error_) return false;
   std::string name = context_;
   if (key != nullptr) name += name.empty() ? key : std::string(".") + key;
-  error_ = Error{code, name + " " + what};
+  error_ = Error{code, name.empty() ? "request " + what : name + " " + what};
   return false;
 }
 
