@@ -7,6 +7,7 @@
 #include "muster/proto/stanza.hpp"
 #include "platform/facts.hpp"
 #include "platform/fs.hpp"
+#include "platform/net.hpp"
 #include "version.hpp"
 
 namespace muster::agent {
@@ -82,7 +83,7 @@ proto::Status Agent::open() {
   const std::string full_jid = state_.enrollment.jid + "/" + proto::kAgentResource;
   xmpp_conn_set_jid(conn_, full_jid.c_str());
   xmpp_conn_set_pass(conn_, state_.enrollment.password.c_str());
-  xmpp_conn_set_sockopt_callback(conn_, xmpp_sockopt_cb_keepalive);
+  xmpp_conn_set_sockopt_callback(conn_, platform::configure_xmpp_socket);
   xmpp_handler_add(conn_, on_iq, nullptr, "iq", nullptr, this);
   xmpp_handler_add(conn_, on_presence, nullptr, "presence", nullptr, this);
   LOG_INFO("agent %s (%s), %zu unacknowledged result(s) in the spool", state_.enrollment.uuid.c_str(),

@@ -1,6 +1,8 @@
 #include "master/component_link.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -57,7 +59,11 @@ void ComponentLink::send(xmpp_stanza_t* stanza) {
 }
 
 int ComponentLink::on_socket(xmpp_conn_t*, void* sock) {
-  if (t_link != nullptr) t_link->socket_fd_ = *static_cast<int*>(sock);
+  const int fd = *static_cast<int*>(sock);
+  // Small stanzas in both directions: Nagle's algorithm would add delay.
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (t_link != nullptr) t_link->socket_fd_ = fd;
   return XMPP_EOK;
 }
 
