@@ -59,7 +59,6 @@ class ApiErrorsTest(StackTestCase):
             {"command": "true", "targets": {"all": True}, "timeout_s": 1.5},
             {"command": "true", "targets": {"all": True}, "output_quota": 1023},
             {"command": "true", "targets": {"all": True}, "output_quota": 16777217},
-            {"command": "true", "targets": {"all": True}, "output_quota": None},
         ]
         for body in cases:
             with self.subTest(body=body):
@@ -71,11 +70,23 @@ class ApiErrorsTest(StackTestCase):
         for body in ({"targets": {"all": True}}, {"command": "true"}, {}):
             with self.subTest(body=body):
                 self.assertApiError(self.post_job(body), 400, "missing_field")
-        # Both command and argv: exactly one is allowed.
+        # Both command and argv: exactly one is allowed. The spec names no code for
+        # this case; either of the two field errors is acceptable.
         status, resp = self.post_job({"command": "true", "argv": ["true"],
                                       "targets": {"all": True}})
         self.assertEqual(status, 400, resp)
-        self.assertIn(resp["error"]["code"], ("invalid_field", "unknown_field"), resp)
+        self.assertIn(resp["error"]["code"], ("invalid_field", "missing_field"), resp)
+        self.assertUnchanged(before)
+
+    def test_null_is_not_a_value(self):
+        """null has the wrong type for every field (the spec knows no "null means default")."""
+        before = self.snapshot()
+        for body in (dict(VALID, timeout_s=None), dict(VALID, output_quota=None),
+                     dict(VALID, argv=None)):
+            with self.subTest(body=body):
+                status, resp = self.post_job(body)
+                self.assertEqual(status, 400, f"null accepted: {body} -> {status} {resp}")
+                self.assertIn(resp["error"]["code"], ("invalid_field", "missing_field"), resp)
         self.assertUnchanged(before)
 
     def test_unknown_fields(self):
@@ -101,7 +112,13 @@ class ApiErrorsTest(StackTestCase):
         self.assertApiError(self.post_job({"command": "true",
                                            "targets": {"labels": {"idx": "no-such"}}}),
                             400, "no_targets")
-        self.assertApiError(self.post_job({"command": "true", "targets": {}}), 400, "no_targets")
+        # Empty selectors: the spec does not say whether they are missing or resolve to
+        # nothing, so either code is accepted.
+        for targets in ({}, {"agents": []}, {"all": False}):
+            with self.subTest(targets=targets):
+                status, resp = self.post_job({"command": "true", "targets": targets})
+                self.assertEqual(status, 400, resp)
+                self.assertIn(resp["error"]["code"], ("no_targets", "missing_field"), resp)
         self.assertUnchanged(before)
 
     def test_authentication(self):

@@ -67,6 +67,10 @@ def send_iq_as(jid, password, ca_file, host, port, to, payload_xml, timeout=20):
             loop.run_until_complete(asyncio.wait_for(disconnected, 5))
         except Exception:  # noqa: BLE001 - best effort close
             pass
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
 
