@@ -13,6 +13,10 @@ import muster_stack  # noqa: E402  (path set above)
 from muster_stack import MusterStack, StackError, tail, wait_until  # noqa: E402,F401
 
 
+SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                      "SUMMARY: UndefinedBehaviorSanitizer", "WARNING: ThreadSanitizer")
+
+
 class StackTestCase(unittest.TestCase):
     """Boots a stack with AGENTS agents before the first test of the class.
 
@@ -38,14 +42,39 @@ class StackTestCase(unittest.TestCase):
 
     @classmethod
     def _tear_down_stack(cls):
+        problems = []
         if cls.stack is not None:
             cls.stack.stop()
-        if cls._failed:
+            problems = cls.shutdown_problems()
+        if cls._failed or problems:
             cls.dump_logs()
-        if cls._failed or os.environ.get("MUSTER_KEEP_STATE") == "1":
+        if cls._failed or problems or os.environ.get("MUSTER_KEEP_STATE") == "1":
             print(f"\nstack state kept in {cls.state_dir}", file=sys.stderr)
         else:
             shutil.rmtree(cls.state_dir, ignore_errors=True)
+        if problems:
+            raise AssertionError("Muster processes misbehaved:\n" + "\n".join(problems))
+
+    @classmethod
+    def shutdown_problems(cls):
+        """Muster processes must exit 0 on SIGTERM and log no sanitizer report."""
+        problems = []
+        for name, proc in sorted(cls.stack.procs.items()):
+            if name not in ("hub",) and not name.startswith("agent"):
+                continue
+            if proc.last_stop not in (None, "exit 0", "not running"):
+                problems.append(f"{name}: on SIGTERM: {proc.last_stop}")
+            try:
+                text = proc.log.read_text(errors="replace")
+            except OSError:
+                continue
+            for pattern in SANITIZER_PATTERNS:
+                at = text.find(pattern)
+                if at >= 0:
+                    problems.append(f"{name}: sanitizer report in {proc.log}:\n"
+                                    f"{text[max(0, at - 200):at + 3000]}")
+                    break
+        return problems
 
     @classmethod
     def dump_logs(cls, lines=30):

@@ -159,6 +159,7 @@ class Proc:
         self.env = env
         self.popen = None
         self.pid = None
+        self.last_stop = None
 
     def start(self):
         if self.alive():
@@ -220,16 +221,28 @@ class Proc:
             os.kill(self.pid, sig)
 
     def stop(self, timeout=10.0):
-        """SIGTERM the process group, SIGKILL it if it has not exited in time."""
+        """SIGTERM the process group, SIGKILL it if it has not exited in time.
+
+        Returns (and remembers in self.last_stop) how it ended: "exit 0",
+        "exit N", "signal N", "needed SIGKILL" or "not running".
+        """
         if self.pid is None:
-            return
+            return "not running"
+        how = "not running"
         if self.alive():
             self._signal_group(signal.SIGTERM)
-            if not self._wait(timeout):
+            if self._wait(timeout):
+                code = self.returncode()
+                how = ("exited" if code is None else
+                       f"exit {code}" if code >= 0 else f"signal {-code}")
+            else:
                 self._signal_group(signal.SIGKILL)
                 self._wait(5)
+                how = "needed SIGKILL"
         # Whatever else is left in the group (helpers, children) goes too.
         self._signal_group(signal.SIGKILL)
+        self.last_stop = how
+        return how
 
     def kill(self):
         """SIGKILL the process group at once (a crash, as far as peers can tell)."""
@@ -481,6 +494,8 @@ allow_registration = false
 c2s_require_encryption = true
 smacks_hibernation_time = 60
 limits = {{ c2s = {{ rate = "10mb/s" }} }}
+-- Small stanzas both ways: send at once (no Nagle delay, no write batching).
+network_settings = {{ nagle = false; opportunistic_writes = true }}
 certificates = "{self.pki}"
 
 VirtualHost "{XMPP_DOMAIN}"
