@@ -30,6 +30,11 @@ proto::Status Spool::load() {
       (void)platform::remove_file(path);  // best effort; logged above
       continue;
     }
+    if (name != result->task_id + ".json") {
+      LOG_WARN("removing spool file %s: it holds task %s", path.c_str(), result->task_id.c_str());
+      (void)platform::remove_file(path);
+      continue;
+    }
     entries_[result->task_id] = Entry{*content, {}};
   }
   return proto::Ok{};

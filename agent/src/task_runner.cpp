@@ -45,19 +45,43 @@ void TaskRunner::start(const proto::Task& task) {
   tasks_.emplace(task.task_id, std::move(r));
 }
 
+namespace {
+
+// Length of the prefix of `bytes` that does not end inside a UTF-8 sequence,
+// so a character split across two reads is streamed whole, not as two U+FFFD.
+std::size_t complete_utf8_prefix(std::string_view bytes) {
+  const std::size_t n = bytes.size();
+  for (std::size_t back = 1; back <= 3 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>(bytes[n - back]);
+    if ((c & 0xC0u) == 0x80u) continue;  // continuation byte: look further back
+    const std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
+}  // namespace
+
 void TaskRunner::drain(Running& r) {
   r.child->read_available([&](platform::OutputStream stream, std::string_view data) {
-    OutputCapture& capture = stream == platform::OutputStream::out ? r.out : r.err;
-    std::string_view live = capture.append(data);
-    while (!live.empty()) {
-      const std::string_view piece = live.substr(0, proto::kMaxOutputChunkBytes);
-      live.remove_prefix(piece.size());
+    const int index = stream == platform::OutputStream::out ? 0 : 1;
+    OutputCapture& capture = index == 0 ? r.out : r.err;
+    std::string live = r.partial[index];
+    live.append(capture.append(data));
+    const std::size_t complete = complete_utf8_prefix(live);
+    r.partial[index] = live.substr(complete);
+    std::string_view rest(live.data(), complete);
+    while (!rest.empty()) {
+      std::size_t size = std::min(rest.size(), proto::kMaxOutputChunkBytes);
+      if (size < rest.size()) size = complete_utf8_prefix(rest.substr(0, size));
+      if (size == 0) size = std::min(rest.size(), proto::kMaxOutputChunkBytes);
       proto::OutputChunk chunk;
       chunk.task_id = r.task.task_id;
       chunk.job_id = r.task.job_id;
-      chunk.stream = stream == platform::OutputStream::out ? proto::Stream::stdout_stream : proto::Stream::stderr_stream;
+      chunk.stream = index == 0 ? proto::Stream::stdout_stream : proto::Stream::stderr_stream;
       chunk.seq = r.seq++;
-      chunk.data = proto::to_xml_safe_utf8(piece);
+      chunk.data = proto::to_xml_safe_utf8(rest.substr(0, size));
+      rest.remove_prefix(size);
       on_chunk_(chunk);
     }
   });

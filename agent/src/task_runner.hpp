@@ -42,6 +42,7 @@ class TaskRunner {
     OutputCapture out;
     OutputCapture err;
     std::int64_t seq = 0;
+    std::string partial[2];  // an incomplete UTF-8 sequence held back per stream
     double started_at = 0;
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point deadline;

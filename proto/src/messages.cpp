@@ -18,6 +18,15 @@ Result<Message> decode_text(std::string_view text, Decoder decoder) {
   return decoder(root->get());
 }
 
+// Error texts are built from task input (e.g. a program name); the encoder
+// keeps them within what the decoder accepts, so a result is always deliverable.
+std::optional<std::string> clamp_error(const std::optional<std::string>& error) {
+  if (!error || error->size() <= kMaxErrorBytes) return error;
+  std::size_t cut = kMaxErrorBytes - 3;
+  while (cut > 0 && (static_cast<unsigned char>((*error)[cut]) & 0xC0u) == 0x80u) --cut;  // UTF-8 boundary
+  return error->substr(0, cut) + "...";
+}
+
 }  // namespace
 
 const char* to_string(TaskOutcome outcome) {
@@ -138,7 +147,7 @@ std::string encode(const TaskResult& result) {
       .add("state", to_string(result.state))
       .add("exit_code", result.exit_code)
       .add("signal", result.signal)
-      .add("error", result.error)
+      .add("error", clamp_error(result.error))
       .add("stdout", result.stdout_text)
       .add("stderr", result.stderr_text)
       .add("stdout_dropped", result.stdout_dropped)
@@ -162,7 +171,7 @@ Result<TaskResult> decode_task_result(const cJSON* object) {
       .required("state", state, 16)
       .optional("exit_code", t.exit_code, -2147483648LL, 2147483647LL)
       .optional("signal", t.signal, 1, 128)
-      .optional("error", t.error, 4096)
+      .optional("error", t.error, kMaxErrorBytes)
       .required("stdout", t.stdout_text, max_text)
       .required("stderr", t.stderr_text, max_text)
       .optional("stdout_dropped", t.stdout_dropped, 0, kMaxCount)

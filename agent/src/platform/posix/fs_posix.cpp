@@ -30,6 +30,16 @@ bool write_all(int fd, const std::string& content) {
   return true;
 }
 
+// A rename or a new file is durable only once its directory is flushed too.
+void sync_parent_dir(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
 }  // namespace
 
 std::string join_path(const std::string& dir, const std::string& name) {
@@ -59,6 +69,7 @@ proto::Status write_file_atomic(const std::string& path, const std::string& cont
   ::close(fd);
   if (!ok) return failure;
   if (::rename(tmp.c_str(), path.c_str()) != 0) return io_error("cannot rename to", path);
+  sync_parent_dir(path);
   return proto::Ok{};
 }
 
@@ -104,7 +115,12 @@ std::vector<std::string> list_files(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return names;
   while (const dirent* entry = ::readdir(d)) {
-    if (entry->d_type == DT_REG) names.emplace_back(entry->d_name);
+    if (entry->d_type == DT_REG) {
+      names.emplace_back(entry->d_name);
+    } else if (entry->d_type == DT_UNKNOWN) {
+      struct stat st {};
+      if (::stat(join_path(dir, entry->d_name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) names.emplace_back(entry->d_name);
+    }
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());

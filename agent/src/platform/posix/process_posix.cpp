@@ -91,8 +91,10 @@ class PosixChild final : public ChildProcess {
 
   void kill_tree() override {
     // The group id is the child's pid (setpgid in the child); it may already
-    // be empty, which is fine.
+    // be empty, which is fine. The main process itself is signalled too, in
+    // case it moved to another group.
     ::kill(-pid_, SIGKILL);
+    if (!status_) ::kill(pid_, SIGKILL);
   }
 
   void close_output() override {

@@ -28,6 +28,7 @@ inline constexpr std::int64_t kDefaultOutputQuota = 64 << 10;
 inline constexpr std::size_t kMaxCommandBytes = 64 << 10;
 inline constexpr std::size_t kMaxArgvItems = 256;
 inline constexpr std::size_t kMaxOutputChunkBytes = 16 << 10;
+inline constexpr std::size_t kMaxErrorBytes = 4096;
 
 struct Facts {
   std::string hostname;
