@@ -15,7 +15,7 @@
 #include "core/agents.hpp"
 #include "core/auth.hpp"
 #include "core/jobs.hpp"
-#include "master/master.hpp"
+#include "master/shard_leases.hpp"
 #include "store/store.hpp"
 
 namespace {
@@ -57,9 +57,9 @@ int serve(const HubConfig& config) {
   std::unique_ptr<Agents> agents;
   std::unique_ptr<Jobs> jobs;
   std::unique_ptr<HttpApi> api;
-  std::unique_ptr<Master> master;
+  std::unique_ptr<ShardLeases> master;
   if (config.runs_master()) {
-    master = std::make_unique<Master>(config, store);
+    master = std::make_unique<ShardLeases>(config, store);
     master->start();
   }
   if (config.runs_api()) {

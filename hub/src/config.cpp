@@ -5,6 +5,7 @@
 #include <Poco/NumberParser.h>
 #include <Poco/Util/IniFileConfiguration.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace muster::hub {
@@ -60,6 +61,57 @@ const char* to_string(HubRole role) {
   return "all";
 }
 
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::string item;
+  for (char c : text + ",") {
+    if (c == ',' || c == ' ' || c == '\t') {
+      if (!item.empty()) items.push_back(item);
+      item.clear();
+    } else {
+      item += c;
+    }
+  }
+  return items;
+}
+
+RegionConfig read_region(const Poco::Util::AbstractConfiguration& ini, const std::string& prefix,
+                         const std::string& name, bool needs_secret) {
+  RegionConfig r;
+  r.name = name;
+  r.xmpp_domain = required(ini, prefix + ".xmpp_domain");
+  r.xmpp_host = ini.getString(prefix + ".xmpp_host", "127.0.0.1");
+  r.xmpp_port = port_of(ini, prefix + ".xmpp_port", 5222);
+  r.xmpp_ca_file = required(ini, prefix + ".xmpp_ca_file");
+  r.component_host = ini.getString(prefix + ".component_host", "127.0.0.1");
+  r.component_port = port_of(ini, prefix + ".component_port", 5347);
+  r.component_secret = needs_secret ? required(ini, prefix + ".component_secret")
+                                    : ini.getString(prefix + ".component_secret", "");
+  r.shards = split_list(ini.getString(prefix + ".shards", ini.getString(prefix + ".shard", "")));
+  if (r.shards.empty()) throw ConfigError(prefix + ".shards is required (one or more component domains)");
+  return r;
+}
+
+}  // namespace
+
+const RegionConfig* HubConfig::region(const std::string& name) const {
+  for (const auto& r : regions) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+const RegionConfig* HubConfig::region_of_shard(const std::string& shard) const {
+  for (const auto& r : regions) {
+    for (const auto& s : r.shards) {
+      if (s == shard) return &r;
+    }
+  }
+  return nullptr;
+}
+
 HubConfig load_config(const std::string& path) {
   if (!std::ifstream(path).good()) throw ConfigError("cannot read config file " + path);
   Poco::AutoPtr<Poco::Util::IniFileConfiguration> ini;
@@ -77,21 +129,35 @@ HubConfig load_config(const std::string& path) {
   if (c.tls_cert.empty() != c.tls_key.empty()) throw ConfigError("api.tls_cert and api.tls_key go together");
   c.api_threads = ini->getInt("api.threads", 16);
   if (c.api_threads < 1 || c.api_threads > 1024) throw ConfigError("api.threads must be 1..1024");
+  c.job_retention_s = ini->getInt("api.job_retention_s", 7 * 86400);
+  if (c.job_retention_s < 60) throw ConfigError("api.job_retention_s must be at least 60");
 
   c.store_host = ini->getString("store.host", "127.0.0.1");
   c.store_port = port_of(*ini, "store.port", 6379);
   c.store_password = ini->getString("store.password", "");
 
-  c.region = ini->getString("region.name", "default");
-  c.xmpp_domain = required(*ini, "region.xmpp_domain");
-  c.xmpp_host = ini->getString("region.xmpp_host", "127.0.0.1");
-  c.xmpp_port = port_of(*ini, "region.xmpp_port", 5222);
-  c.xmpp_ca_file = required(*ini, "region.xmpp_ca_file");
-  c.component_host = ini->getString("region.component_host", "127.0.0.1");
-  c.component_port = port_of(*ini, "region.component_port", 5347);
-  c.shard = required(*ini, "region.shard");
-  c.component_secret = c.runs_master() ? required(*ini, "region.component_secret")
-                                       : ini->getString("region.component_secret", "");
+  // Regions: [region.NAME] sections, or one [region] section with name=.
+  Poco::Util::AbstractConfiguration::Keys names;
+  ini->keys("region", names);
+  if (ini->has("region.xmpp_domain")) {
+    c.regions.push_back(read_region(*ini, "region", ini->getString("region.name", "default"), c.runs_master()));
+  } else {
+    for (const auto& name : names) {
+      c.regions.push_back(read_region(*ini, "region." + name, name, c.runs_master()));
+    }
+  }
+  if (c.regions.empty()) throw ConfigError("no region configured: add a [region.NAME] section");
+  std::vector<std::string> seen;
+  for (const auto& r : c.regions) {
+    for (const auto& s : r.shards) {
+      if (std::find(seen.begin(), seen.end(), s) != seen.end()) throw ConfigError("shard " + s + " appears twice");
+      seen.push_back(s);
+    }
+  }
+  c.master_shards = split_list(ini->getString("master.shards", ""));
+  for (const auto& s : c.master_shards) {
+    if (c.region_of_shard(s) == nullptr) throw ConfigError("master.shards names unknown shard " + s);
+  }
   return c;
 }
 

@@ -1,10 +1,26 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace muster::hub {
 
 enum class HubRole { api, master, all };
+
+// One region: its XMPP server and the shards (component domains) that split
+// its agents. Prosody allows one connection per component domain, which is
+// what makes a shard the unit a single master owns.
+struct RegionConfig {
+  std::string name;
+  std::string xmpp_domain;
+  std::string xmpp_host = "127.0.0.1";
+  unsigned short xmpp_port = 5222;
+  std::string xmpp_ca_file;
+  std::string component_host = "127.0.0.1";
+  unsigned short component_port = 5347;
+  std::string component_secret;
+  std::vector<std::string> shards;
+};
 
 struct HubConfig {
   HubRole role = HubRole::all;
@@ -19,18 +35,17 @@ struct HubConfig {
   unsigned short store_port = 6379;
   std::string store_password;
 
-  std::string region = "default";
-  std::string xmpp_domain;
-  std::string xmpp_host = "127.0.0.1";
-  unsigned short xmpp_port = 5222;
-  std::string xmpp_ca_file;
-  std::string component_host = "127.0.0.1";
-  unsigned short component_port = 5347;
-  std::string shard;
-  std::string component_secret;
+  std::vector<RegionConfig> regions;
+  // Shards this process's master may hold (all when empty).
+  std::vector<std::string> master_shards;
+  // Finished jobs are deleted from the store after this long.
+  long job_retention_s = 7 * 86400;
 
   bool runs_api() const { return role != HubRole::master; }
   bool runs_master() const { return role != HubRole::api; }
+  const RegionConfig* region(const std::string& name) const;
+  // The region a shard belongs to, or nullptr.
+  const RegionConfig* region_of_shard(const std::string& shard) const;
 };
 
 // Reads the INI file described in docs/commands.md. Throws ConfigError with a

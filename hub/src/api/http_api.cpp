@@ -179,7 +179,9 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     std::int64_t ttl_s = 86400, uses = 1;
     proto::StringMap labels;
     proto::FieldReader r(root->get(), "");
-    r.only({"kind", "role", "ttl_s", "uses", "labels"})
+    std::optional<std::string> region;
+    r.only({"kind", "role", "ttl_s", "uses", "labels", "region"})
+        .optional("region", region, 64)
         .required("kind", kind, 16)
         .optional("ttl_s", ttl_s, 60, 366LL * 86400)
         .optional("uses", uses, 1, 1000000)
@@ -190,20 +192,23 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     Role role{};
     if (r.ok() && kind != "api" && kind != "enroll") r.fail(proto::ErrorCode::invalid_field, "kind must be api or enroll");
     if (r.ok() && !parse_role(role_text, role)) r.fail(proto::ErrorCode::invalid_field, "role must be admin, operator or viewer");
-    if (r.ok() && kind == "api" && (r.has("uses") || r.has("labels"))) {
-      r.fail(proto::ErrorCode::invalid_field, "uses and labels belong to enrollment tokens");
+    if (r.ok() && kind == "api" && (r.has("uses") || r.has("labels") || region)) {
+      r.fail(proto::ErrorCode::invalid_field, "uses, labels and region belong to enrollment tokens");
+    }
+    if (r.ok() && region && s_.config.region(*region) == nullptr) {
+      r.fail(proto::ErrorCode::invalid_field, "region " + *region + " is not configured");
     }
     if (r.ok() && kind == "enroll" && role_field) r.fail(proto::ErrorCode::invalid_field, "role belongs to api tokens");
     if (!r.ok()) throw ApiError(400, proto::to_string(r.error()->code), r.error()->message);
 
     const NewToken t = kind == "api" ? s_.auth.create_api_token(p.tenant, role, ttl_s)
-                                     : s_.auth.create_enroll_token(p.tenant, labels, uses, ttl_s);
+                                     : s_.auth.create_enroll_token(p.tenant, labels, uses, ttl_s, region.value_or(""));
     proto::JsonBuilder b;
     b.add("token", t.token).add("id", t.id).add("kind", kind).add("expires_at", t.expires_at);
     if (kind == "api") {
       b.add("role", to_string(role));
     } else {
-      b.add("uses", uses).add("labels", labels);
+      b.add("uses", uses).add("labels", labels).add("region", region.value_or(s_.config.regions.front().name));
     }
     send_json(response, 201, b.dump());
   }

@@ -58,13 +58,15 @@ proto::JsonPtr agent_json(const std::string& agent_id, const Reply& fields) {
 }
 
 Agents::Agents(Store& store, Auth& auth, const HubConfig& config)
-    : store_(store), auth_(auth), config_(config), ca_pem_(read_text_file(config.xmpp_ca_file)) {}
+    : store_(store), auth_(auth), config_(config) {
+  for (const auto& region : config.regions) ca_pem_[region.name] = read_text_file(region.xmpp_ca_file);
+}
 
-void Agents::create_account(const std::string& jid, const std::string& password) {
+void Agents::create_account(const std::string& shard, const std::string& jid, const std::string& password) {
   // The api never talks XMPP: the region's master creates the account
   // (XEP-0133) and answers on a reply list that expires on its own.
   const std::string request_id = proto::new_uuid();
-  store_.run({"XADD", keys::control_queue(config_.shard), "MAXLEN", "~", "10000", "*", "op", "add-user", "request",
+  store_.run({"XADD", keys::control_queue(shard), "MAXLEN", "~", "10000", "*", "op", "add-user", "request",
               request_id, "jid", jid, "password", password});
   Reply answer;
   try {
@@ -74,7 +76,7 @@ void Agents::create_account(const std::string& jid, const std::string& password)
   }
   if (answer.is_nil() || answer.elements.size() != 2) {
     throw ApiError(503, "unavailable",
-                   "no master of shard " + config_.shard + " answered within " +
+                   "no master of shard " + shard + " answered within " +
                        std::to_string(kAccountTimeoutSeconds) + " s");
   }
   const std::string& result = answer.elements[1].text;
@@ -92,22 +94,27 @@ proto::Enrollment Agents::enroll(const Principal& principal, const std::string& 
   proto::StringMap labels = principal.labels;
   for (const auto& [k, v] : facts->labels) labels[k] = v;
 
+  const RegionConfig* region = principal.region.empty() ? &config_.regions.front() : config_.region(principal.region);
+  if (region == nullptr) throw ApiError(400, "invalid_field", "the token's region " + principal.region + " is not configured");
+
   proto::Enrollment e;
   e.uuid = proto::new_uuid();
-  e.jid = e.uuid + "@" + config_.xmpp_domain;
+  // A stable spread of agents over the region's shards.
+  const std::string& shard = region->shards[std::hash<std::string>{}(e.uuid) % region->shards.size()];
+  e.jid = e.uuid + "@" + region->xmpp_domain;
   e.password = proto::random_hex(24);
-  e.xmpp_host = config_.xmpp_host;
-  e.xmpp_port = config_.xmpp_port;
-  e.xmpp_domain = config_.xmpp_domain;
-  e.ca_pem = ca_pem_;
-  e.master_jid = config_.shard;
-  create_account(e.jid, e.password);
+  e.xmpp_host = region->xmpp_host;
+  e.xmpp_port = region->xmpp_port;
+  e.xmpp_domain = region->xmpp_domain;
+  e.ca_pem = ca_pem_.at(region->name);
+  e.master_jid = shard;
+  create_account(shard, e.jid, e.password);
 
   const auto now = std::to_string(unix_seconds());
   store_.pipeline({
       {"HSET", keys::agent(e.uuid), "tenant", principal.tenant, "hostname", facts->hostname, "os", facts->os, "arch",
        facts->arch, "kernel", facts->kernel, "agent_version", facts->agent_version, "labels",
-       proto::JsonBuilder().add("l", labels).dump(), "region", config_.region, "shard", config_.shard, "status",
+       proto::JsonBuilder().add("l", labels).dump(), "region", region->name, "shard", shard, "status",
        "offline", "enrolled_at", now, "last_seen", "0"},
       {"SADD", keys::tenant_agents(principal.tenant), e.uuid},
   });

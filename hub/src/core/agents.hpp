@@ -1,5 +1,6 @@
 #pragma once
 // Agent records and enrollment (api role).
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,12 +26,12 @@ class Agents {
   std::vector<std::pair<std::string, Reply>> load_all(const std::string& tenant);
 
  private:
-  void create_account(const std::string& jid, const std::string& password);
+  void create_account(const std::string& shard, const std::string& jid, const std::string& password);
 
   Store& store_;
   Auth& auth_;
   const HubConfig& config_;
-  std::string ca_pem_;
+  std::map<std::string, std::string> ca_pem_;  // per region
 };
 
 // The agent's public JSON from its store fields.

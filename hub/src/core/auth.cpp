@@ -55,7 +55,7 @@ bool parse_role(const std::string& text, Role& out) {
 }
 
 NewToken Auth::store_token(const std::string& tenant, TokenKind kind, Role role, const proto::StringMap& labels,
-                           std::int64_t uses, std::int64_t ttl_s) {
+                           std::int64_t uses, std::int64_t ttl_s, const std::string& region) {
   NewToken t;
   t.token = (kind == TokenKind::api ? "mst_" : "mse_") + proto::random_hex(kTokenHexBytes);
   const std::string hash = sha256_hex(t.token);
@@ -65,19 +65,19 @@ NewToken Auth::store_token(const std::string& tenant, TokenKind kind, Role role,
   store_.pipeline({
       {"HSET", key, "kind", kind == TokenKind::api ? "api" : "enroll", "role", to_string(role), "tenant", tenant,
        "labels", proto::JsonBuilder().add("l", labels).dump(), "uses", std::to_string(uses), "expires_at",
-       std::to_string(t.expires_at), "created_at", std::to_string(unix_seconds())},
+       std::to_string(t.expires_at), "created_at", std::to_string(unix_seconds()), "region", region},
       {"EXPIRE", key, std::to_string(ttl_s)},
   });
   return t;
 }
 
 NewToken Auth::create_api_token(const std::string& tenant, Role role, std::int64_t ttl_s) {
-  return store_token(tenant, TokenKind::api, role, {}, 0, ttl_s);
+  return store_token(tenant, TokenKind::api, role, {}, 0, ttl_s, "");
 }
 
 NewToken Auth::create_enroll_token(const std::string& tenant, const proto::StringMap& labels, std::int64_t uses,
-                                   std::int64_t ttl_s) {
-  return store_token(tenant, TokenKind::enroll, Role::viewer, labels, uses, ttl_s);
+                                   std::int64_t ttl_s, const std::string& region) {
+  return store_token(tenant, TokenKind::enroll, Role::viewer, labels, uses, ttl_s, region);
 }
 
 Principal Auth::authenticate(const std::string& header) {
@@ -99,6 +99,7 @@ Principal Auth::authenticate(const std::string& header) {
   p.kind = fields.field("kind").value_or("") == "enroll" ? TokenKind::enroll : TokenKind::api;
   if (!parse_role(fields.field("role").value_or(""), p.role)) throw unauthorized("token has no valid role");
   p.tenant = fields.field("tenant").value_or("");
+  p.region = fields.field("region").value_or("");
   if (auto labels = proto::parse_object(fields.field("labels").value_or("{}"))) {
     proto::FieldReader(labels->get(), "").optional_labels("l", p.labels);
   }

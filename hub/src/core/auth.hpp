@@ -20,6 +20,7 @@ struct Principal {
   Role role = Role::viewer;
   std::string tenant;
   proto::StringMap labels;  // enrollment tokens: labels given to agents
+  std::string region;       // enrollment tokens: region of the agents (empty: the first)
 };
 
 struct NewToken {
@@ -34,7 +35,7 @@ class Auth {
 
   NewToken create_api_token(const std::string& tenant, Role role, std::int64_t ttl_s);
   NewToken create_enroll_token(const std::string& tenant, const proto::StringMap& labels, std::int64_t uses,
-                               std::int64_t ttl_s);
+                               std::int64_t ttl_s, const std::string& region);
   // From an "Authorization: Bearer ..." header value; throws ApiError 401.
   Principal authenticate(const std::string& authorization_header);
   // Spends one use of an enrollment token; throws ApiError 401 when none is left.
@@ -42,7 +43,7 @@ class Auth {
 
  private:
   NewToken store_token(const std::string& tenant, TokenKind kind, Role role, const proto::StringMap& labels,
-                       std::int64_t uses, std::int64_t ttl_s);
+                       std::int64_t uses, std::int64_t ttl_s, const std::string& region);
   Store& store_;
 };
 

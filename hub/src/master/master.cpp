@@ -71,10 +71,12 @@ std::string text_of(xmpp_stanza_t* stanza) {
 
 }  // namespace
 
-Master::Master(const HubConfig& config, Store& store)
-    : config_(config),
+Master::Master(const RegionConfig& region, std::string shard, Store& store, std::string lease_token)
+    : region_(region),
+      shard_(std::move(shard)),
       store_(store),
-      link_(ComponentSettings{config.component_host, config.component_port, config.shard, config.component_secret},
+      lease_token_(std::move(lease_token)),
+      link_(ComponentSettings{region.component_host, region.component_port, shard_, region.component_secret},
             ComponentLink::Handlers{[this] { on_connected(); }, [this](xmpp_stanza_t* s) { on_stanza(s); }}),
       consumer_("master-" + proto::random_hex(6)) {}
 
@@ -95,7 +97,7 @@ void Master::stop() {
 // ---- dispatcher thread -------------------------------------------------
 
 void Master::ensure_groups(Poco::Redis::Client& client) {
-  for (const auto& stream : {keys::dispatch_queue(config_.shard), keys::control_queue(config_.shard)}) {
+  for (const auto& stream : {keys::dispatch_queue(shard_), keys::control_queue(shard_)}) {
     try {
       run_on(client, {"XGROUP", "CREATE", stream, keys::kMasterGroup, "0", "MKSTREAM"});
     } catch (const StoreError& e) {
@@ -105,8 +107,8 @@ void Master::ensure_groups(Poco::Redis::Client& client) {
 }
 
 void Master::dispatch_loop() {
-  const std::string queue = keys::dispatch_queue(config_.shard);
-  const std::string control = keys::control_queue(config_.shard);
+  const std::string queue = keys::dispatch_queue(shard_);
+  const std::string control = keys::control_queue(shard_);
   Poco::Redis::Client::Ptr client;
   // First our own pending entries (delivered to us before a crash, never
   // acknowledged), then new ones.
@@ -117,6 +119,12 @@ void Master::dispatch_loop() {
       if (client.isNull()) {
         client = store_.connect_dedicated(5000);
         ensure_groups(*client);
+      }
+      if (run_on(*client, {"GET", keys::shard_lease(shard_)}).text != lease_token_) {
+        // Fenced: another master owns the shard now. ShardLeases stops us soon;
+        // until then take nothing from the queues.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
       }
       const Reply reply = run_on(*client, {"XREADGROUP", "GROUP", keys::kMasterGroup, consumer_, "COUNT", "512",
                                            "BLOCK", "1000", "STREAMS", queue, control, queue_from, control_from});
@@ -175,7 +183,7 @@ void Master::dispatch(const std::string& job_id, const std::string& agent_id) {
   }
   if (replies[2].text != "online") {
     // Waits in the store until the agent's presence releases it.
-    store_.run({"SADD", keys::parked(config_.shard, agent_id), job_id});
+    store_.run({"SADD", keys::parked(shard_, agent_id), job_id});
     return;
   }
   proto::Task t;
@@ -191,7 +199,7 @@ void Master::dispatch(const std::string& job_id, const std::string& agent_id) {
   if (!transition_task(store_, job_id, agent_id, "dispatched", {"pending"}, {"dispatched_at", format_time(unix_time())})) {
     return;
   }
-  const std::string to = agent_id + "@" + config_.xmpp_domain + "/" + proto::kAgentResource;
+  const std::string to = agent_id + "@" + region_.xmpp_domain + "/" + proto::kAgentResource;
   link_.post([this, to, job_id, payload = proto::encode(t)] {
     auto iq = proto::make_payload_iq(link_.ctx(), "set", kTaskIdPrefix + job_id, to, proto::kTaskElement, payload);
     link_.send(iq.get());
@@ -225,7 +233,7 @@ void Master::send_admin_command(const std::string& id, const std::string& node,
   // XEP-0133 in one round trip: execute with the submitted form.
   xmpp_ctx_t* ctx = link_.ctx();
   proto::StanzaRef iq(xmpp_iq_new(ctx, "set", id.c_str()));
-  xmpp_stanza_set_to(iq.get(), config_.xmpp_domain.c_str());
+  xmpp_stanza_set_to(iq.get(), region_.xmpp_domain.c_str());
   xmpp_stanza_t* command = add_child(ctx, iq.get(), "command");
   xmpp_stanza_set_ns(command, kCommandsNs);
   xmpp_stanza_set_attribute(command, "node", (kAdminNode + node).c_str());
@@ -257,7 +265,7 @@ std::string Master::agent_of(const std::string& jid) const {
   const auto slash = jid.find('/', at);
   const std::string domain = jid.substr(at + 1, slash == std::string::npos ? std::string::npos : slash - at - 1);
   const std::string node = jid.substr(0, at);
-  if (domain != config_.xmpp_domain || !proto::is_uuid(node)) return {};
+  if (domain != region_.xmpp_domain || !proto::is_uuid(node)) return {};
   return node;
 }
 
@@ -267,7 +275,7 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
   const std::string id = proto::attribute(stanza, "id");
   const std::string from = proto::attribute(stanza, "from");
   try {
-    if (name == "iq" && from == config_.xmpp_domain && (type == "result" || type == "error")) {
+    if (name == "iq" && from == region_.xmpp_domain && (type == "result" || type == "error")) {
       if (starts_with(id, kControlIdPrefix)) on_admin_reply(stanza, id.substr(std::strlen(kControlIdPrefix)));
       if (id == kOnlineUsersId) on_online_users(stanza);
       return;
@@ -310,7 +318,7 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
 void Master::on_presence(xmpp_stanza_t* stanza, const std::string& agent_id) {
   const std::string type = proto::attribute(stanza, "type");
   const Reply known = store_.run({"HGET", keys::agent(agent_id), "shard"});
-  if (known.text != config_.shard) return;  // not enrolled here, or deleted
+  if (known.text != shard_) return;  // not enrolled here, or deleted
   if (type == "unavailable") {
     store_.run({"HSET", keys::agent(agent_id), "status", "offline", "last_seen", std::to_string(unix_seconds())});
     return;
@@ -334,11 +342,11 @@ void Master::on_presence(xmpp_stanza_t* stanza, const std::string& agent_id) {
 }
 
 void Master::release_parked(const std::string& agent_id) {
-  const std::string parked = keys::parked(config_.shard, agent_id);
+  const std::string parked = keys::parked(shard_, agent_id);
   const auto replies = store_.pipeline({{"SMEMBERS", parked}, {"DEL", parked}});
   std::vector<Command> requeue;
   for (const auto& job : replies[0].elements) {
-    requeue.push_back({"XADD", keys::dispatch_queue(config_.shard), "*", "job", job.text, "agent", agent_id});
+    requeue.push_back({"XADD", keys::dispatch_queue(shard_), "*", "job", job.text, "agent", agent_id});
   }
   store_.pipeline(requeue);
 }
@@ -354,7 +362,7 @@ void Master::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, c
     // Not delivered: back to pending, parked until the agent is online again.
     if (transition_task(store_, job_id, agent_id, "pending", {"dispatched"})) {
       store_.pipeline({{"HSET", keys::agent(agent_id), "status", "offline"},
-                       {"SADD", keys::parked(config_.shard, agent_id), job_id}});
+                       {"SADD", keys::parked(shard_, agent_id), job_id}});
     }
   } else {
     transition_task(store_, job_id, agent_id, "failed", {"dispatched", "running"},
@@ -442,7 +450,7 @@ void Master::on_online_users(xmpp_stanza_t* stanza) {
   log("component up; greeting " + std::to_string(agents.size()) + " online agent(s)");
   for (const auto& agent_id : agents) {
     proto::StanzaRef presence(xmpp_presence_new(link_.ctx()));
-    const std::string to = agent_id + "@" + config_.xmpp_domain + "/" + proto::kAgentResource;
+    const std::string to = agent_id + "@" + region_.xmpp_domain + "/" + proto::kAgentResource;
     xmpp_stanza_set_to(presence.get(), to.c_str());
     link_.send(presence.get());
   }

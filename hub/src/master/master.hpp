@@ -16,7 +16,8 @@ namespace muster::hub {
 
 class Master {
  public:
-  Master(const HubConfig& config, Store& store);
+  // `lease_token` is the value of the shard's lease while this master holds it.
+  Master(const RegionConfig& region, std::string shard, Store& store, std::string lease_token);
   ~Master();
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
@@ -25,13 +26,6 @@ class Master {
   void stop();
 
  private:
-  struct JobSpec {
-    std::string command;
-    std::string argv_json;
-    std::int64_t timeout_s = 0;
-    std::int64_t output_quota = 0;
-  };
-
   // Dispatcher thread.
   void dispatch_loop();
   void ensure_groups(Poco::Redis::Client& client);
@@ -53,8 +47,10 @@ class Master {
   std::string agent_of(const std::string& jid) const;
   void release_parked(const std::string& agent_id);
 
-  const HubConfig& config_;
+  const RegionConfig& region_;
+  const std::string shard_;
   Store& store_;
+  const std::string lease_token_;
   ComponentLink link_;
   std::string consumer_;
   std::atomic<bool> stopping_{false};

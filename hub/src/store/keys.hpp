@@ -26,6 +26,9 @@ inline std::string parked(const std::string& shard, const std::string& agent_id)
   return "muster:parked:{" + shard + "}:" + agent_id;
 }
 inline std::string reply(const std::string& request_id) { return "muster:reply:" + request_id; }
+// Shard ownership: the lease (holder token, short expiry) and its fencing counter.
+inline std::string shard_lease(const std::string& shard) { return "muster:lease:{" + shard + "}"; }
+inline std::string shard_fence(const std::string& shard) { return "muster:fence:{" + shard + "}"; }
 
 inline constexpr const char* kMasterGroup = "masters";
 

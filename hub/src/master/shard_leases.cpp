@@ -1,0 +1,111 @@
+#include "master/shard_leases.hpp"
+
+#include <iostream>
+
+#include "muster/proto/uuid.hpp"
+#include "store/keys.hpp"
+
+namespace muster::hub {
+namespace {
+
+constexpr long kLeaseMs = 6000;
+constexpr auto kCheckEvery = std::chrono::milliseconds(1000);
+
+// Renews only a lease we still hold: a lease that lapsed and was taken by
+// another master is never extended by us.
+constexpr const char* kRenewScript = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+)lua";
+
+// Takes a free lease and stamps it with a new fencing token.
+constexpr const char* kAcquireScript = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local token = ARGV[1] .. ':' .. redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+return token
+)lua";
+
+constexpr const char* kReleaseScript = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua";
+
+void log(const std::string& line) { std::cerr << "muster-hub master: " << line << std::endl; }
+
+}  // namespace
+
+ShardLeases::ShardLeases(const HubConfig& config, Store& store)
+    : config_(config), store_(store), holder_id_(proto::random_hex(8)) {}
+
+ShardLeases::~ShardLeases() { stop(); }
+
+void ShardLeases::start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void ShardLeases::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ShardLeases::try_acquire(const std::string& shard) {
+  const Reply won = store_.eval(kAcquireScript, {keys::shard_lease(shard), keys::shard_fence(shard)},
+                                {holder_id_, std::to_string(kLeaseMs)});
+  if (won.kind != Reply::Kind::string) return;  // another master holds it
+  const std::string token = won.text;
+  const RegionConfig* region = config_.region_of_shard(shard);
+  log("took shard " + shard + " (lease " + token + ")");
+  auto master = std::make_unique<Master>(*region, shard, store_, token);
+  master->start();
+  held_[shard] = Held{token, std::move(master)};
+}
+
+bool ShardLeases::renew(const std::string& shard, const std::string& token) {
+  return store_.eval(kRenewScript, {keys::shard_lease(shard)}, {token, std::to_string(kLeaseMs)}).integer == 1;
+}
+
+void ShardLeases::loop() {
+  std::vector<std::string> candidates = config_.master_shards;
+  if (candidates.empty()) {
+    for (const auto& region : config_.regions) candidates.insert(candidates.end(), region.shards.begin(), region.shards.end());
+  }
+  while (!stopping_) {
+    for (const auto& shard : candidates) {
+      try {
+        auto it = held_.find(shard);
+        if (it == held_.end()) {
+          try_acquire(shard);
+        } else if (!renew(shard, it->second.token)) {
+          log("lost the lease of shard " + shard + "; stopping its master");
+          it->second.master->stop();
+          held_.erase(it);
+        }
+      } catch (const StoreError& e) {
+        // Keep serving what we hold: the lease outlives a short store hiccup,
+        // and whoever takes it over is fenced by the XMPP server (one
+        // connection per component domain).
+        log(std::string("lease of ") + shard + ": " + e.what());
+      }
+    }
+    for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(kCheckEvery / 10);
+  }
+  release_all();
+}
+
+void ShardLeases::release_all() {
+  for (auto& [shard, held] : held_) {
+    held.master->stop();
+    try {
+      store_.eval(kReleaseScript, {keys::shard_lease(shard)}, {held.token});
+    } catch (const StoreError&) {
+      // It lapses on its own.
+    }
+  }
+  held_.clear();
+}
+
+}  // namespace muster::hub
