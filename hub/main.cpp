@@ -64,7 +64,7 @@ int serve(const HubConfig& config) {
   }
   if (config.runs_api()) {
     agents = std::make_unique<Agents>(store, auth, config);
-    jobs = std::make_unique<Jobs>(store, *agents);
+    jobs = std::make_unique<Jobs>(store, *agents, config);
     api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs});
     api->start();
     std::cerr << "muster-hub: api listening on " << (config.tls_cert.empty() ? "http://" : "https://")

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "log.hpp"
+#include "muster/proto/uuid.hpp"
 #include "muster/proto/stanza.hpp"
 #include "platform/facts.hpp"
 #include "platform/fs.hpp"
@@ -53,14 +54,33 @@ Agent::Agent(StatePaths paths, AgentState state)
                                                        proto::encode(chunk));
             xmpp_send(conn_, message.get());
           },
-          [this](const proto::TaskResult& result) {
-            if (auto put = spool_.put(result); !put) {
-              LOG_ERROR("cannot spool result of task %s: %s", result.task_id.c_str(), put.error().message.c_str());
-              return;
-            }
-            auto& entry = spool_.entries().at(result.task_id);
-            if (connected_) send_result(result.task_id, entry);
-          }) {}
+          [this](const proto::TaskResult& result) { keep_result(result); }) {}
+
+void Agent::keep_result(const proto::TaskResult& result) {
+  if (auto put = spool_.put(result); !put) {
+    LOG_ERROR("cannot spool result of task %s: %s", result.task_id.c_str(), put.error().message.c_str());
+    return;
+  }
+  if (auto done = journal_.record_done(result.task_id); !done) {
+    LOG_WARN("cannot journal the end of task %s: %s", result.task_id.c_str(), done.error().message.c_str());
+  }
+  auto& entry = spool_.entries().at(result.task_id);
+  if (connected_) send_result(result.task_id, entry);
+}
+
+// A result for a task that did not run to its end here: interrupted by a
+// crash, or cancelled before it arrived.
+void Agent::report_unrun(const std::string& task_id, const std::string& job_id, proto::TaskOutcome state,
+                         const std::string& why) {
+  proto::TaskResult result;
+  result.task_id = task_id;
+  result.job_id = job_id;
+  result.state = state;
+  result.error = why;
+  result.started_at = unix_now();
+  result.finished_at = result.started_at;
+  keep_result(result);
+}
 
 Agent::~Agent() {
   if (conn_ != nullptr) xmpp_conn_release(conn_);
@@ -73,6 +93,13 @@ proto::Status Agent::open() {
   if (auto loaded = journal_.load(); !loaded) return loaded;
   if (auto loaded = spool_.load(); !loaded) return loaded;
   platform::adopt_orphans();
+  for (const auto& task : journal_.interrupted()) {
+    if (spool_.contains(task.task_id) || !proto::is_uuid(task.job_id)) continue;
+    LOG_WARN("task %s was interrupted by the last stop of this agent; reporting it failed", task.task_id.c_str());
+    report_unrun(task.task_id, task.job_id, proto::TaskOutcome::failed,
+                 "interrupted: the agent stopped (crash, kill or power loss) while the task was running; "
+                 "it is not run again");
+  }
 
   xmpp_initialize();
   static xmpp_log_t logger = {strophe_log, nullptr};
@@ -190,6 +217,10 @@ void Agent::handle_task(xmpp_stanza_t* iq, const std::string& id) {
     refuse(id, from, "auth", "not-authorized", "tasks are accepted only from this agent's master");
     return;
   }
+  if (auto cancel = proto::payload_text(iq, proto::kCancelElement)) {
+    handle_cancel(iq, id, *cancel);
+    return;
+  }
   auto text = proto::payload_text(iq, proto::kTaskElement);
   if (!text) {
     refuse(id, from, "cancel", "feature-not-implemented", "unknown request");
@@ -211,7 +242,7 @@ void Agent::handle_task(xmpp_stanza_t* iq, const std::string& id) {
     if (it != spool_.entries().end()) send_result(it->first, it->second);
     return;
   }
-  if (auto recorded = journal_.record(task->task_id); !recorded) {
+  if (auto recorded = journal_.record_start(task->task_id, task->job_id); !recorded) {
     LOG_ERROR("cannot journal task %s: %s", task->task_id.c_str(), recorded.error().message.c_str());
     refuse(id, from, "wait", "internal-server-error", "cannot record the task on disk");
     return;
@@ -219,6 +250,28 @@ void Agent::handle_task(xmpp_stanza_t* iq, const std::string& id) {
   auto ack = proto::make_iq_result(ctx_, id, from);
   xmpp_send(conn_, ack.get());
   runner_.start(*task);
+}
+
+void Agent::handle_cancel(xmpp_stanza_t* iq, const std::string& id, const std::string& payload) {
+  const std::string from = proto::attribute(iq, "from");
+  auto cancel = proto::decode_cancel(payload);
+  if (!cancel) {
+    refuse(id, from, "modify", "bad-request", cancel.error().message);
+    return;
+  }
+  if (runner_.cancel(cancel->task_id)) {
+    LOG_INFO("task %s cancelled; killing its process tree", cancel->task_id.c_str());
+  } else if (!journal_.contains(cancel->task_id)) {
+    // Not arrived yet: journal it so it never runs, and report it cancelled.
+    if (auto recorded = journal_.record_start(cancel->task_id, cancel->job_id); !recorded) {
+      refuse(id, from, "wait", "internal-server-error", "cannot record the cancel on disk");
+      return;
+    }
+    report_unrun(cancel->task_id, cancel->job_id, proto::TaskOutcome::cancelled,
+                 "cancelled before it reached the agent; never run");
+  }
+  auto ack = proto::make_iq_result(ctx_, id, from);
+  xmpp_send(conn_, ack.get());
 }
 
 void Agent::handle_result_reply(xmpp_stanza_t* iq, const std::string& task_id, bool acknowledged) {

@@ -39,6 +39,10 @@ class Agent {
   void announce();
   void handle_disconnected(int error);
   void handle_task(xmpp_stanza_t* iq, const std::string& id);
+  void handle_cancel(xmpp_stanza_t* iq, const std::string& id, const std::string& payload);
+  void report_unrun(const std::string& task_id, const std::string& job_id, proto::TaskOutcome state,
+                    const std::string& why);
+  void keep_result(const proto::TaskResult& result);
   void handle_result_reply(xmpp_stanza_t* iq, const std::string& task_id, bool acknowledged);
   void send_result(const std::string& task_id, Spool::Entry& entry);
   void resend_stale_results(Clock::time_point now);

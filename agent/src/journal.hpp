@@ -1,23 +1,36 @@
 #pragma once
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "muster/proto/result.hpp"
 
 namespace muster::agent {
 
-// Every task id this agent ever started, one per line, flushed to disk before
-// the task starts: the guarantee that no task runs twice, across restarts.
+// Every task this agent ever started, flushed to disk before the task starts:
+// the guarantee that no task runs twice, across restarts. Lines are
+// "start <task id> <job id>" and "done <task id>" (its result is spooled), so
+// a task started and never done was interrupted by a crash or a kill.
 class Journal {
  public:
+  struct Interrupted {
+    std::string task_id;
+    std::string job_id;
+  };
+
   explicit Journal(std::string path);
   proto::Status load();
-  bool contains(const std::string& task_id) const { return ids_.count(task_id) != 0; }
-  proto::Status record(const std::string& task_id);
+  bool contains(const std::string& task_id) const { return started_.count(task_id) != 0; }
+  proto::Status record_start(const std::string& task_id, const std::string& job_id);
+  proto::Status record_done(const std::string& task_id);
+  // Tasks started and not done, in no particular order.
+  std::vector<Interrupted> interrupted() const;
 
  private:
   std::string path_;
-  std::unordered_set<std::string> ids_;
+  std::unordered_map<std::string, std::string> started_;  // task id → job id
+  std::unordered_set<std::string> done_;
 };
 
 }  // namespace muster::agent

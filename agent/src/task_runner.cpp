@@ -103,7 +103,10 @@ proto::TaskResult TaskRunner::finish(Running& r, std::optional<std::string> erro
     result.exit_code = r.status->exit_code;
     result.signal = r.status->signal;
   }
-  if (r.timed_out) {
+  if (r.cancelled) {
+    result.state = proto::TaskOutcome::cancelled;
+    result.error = "cancelled while running; its process tree was killed";
+  } else if (r.timed_out) {
     result.state = proto::TaskOutcome::timed_out;
     result.error = "killed after the timeout of " + std::to_string(r.task.timeout_s) + " s";
   } else if (error) {
@@ -147,6 +150,14 @@ void TaskRunner::pump() {
     it = tasks_.erase(it);
     on_result_(result);
   }
+}
+
+bool TaskRunner::cancel(const std::string& task_id) {
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return false;
+  it->second->cancelled = true;
+  it->second->child->kill_tree();
+  return true;
 }
 
 void TaskRunner::abort_all(const std::string& reason) {

@@ -27,6 +27,8 @@ class TaskRunner {
   std::size_t size() const { return tasks_.size(); }
   // Reads output, enforces timeouts, reports finished tasks.
   void pump();
+  // Kills the task's tree; it is reported as cancelled. False if not running.
+  bool cancel(const std::string& task_id);
   // Kills every running task and reports each as failed with `reason`.
   void abort_all(const std::string& reason);
 
@@ -49,6 +51,7 @@ class TaskRunner {
     std::optional<std::chrono::steady_clock::time_point> exited;  // main process gone
     std::optional<platform::ExitStatus> status;
     bool timed_out = false;
+    bool cancelled = false;
   };
 
   void drain(Running& r);

@@ -121,6 +121,27 @@ TEST(Journal, MissingFileIsEmpty) {
   EXPECT_FALSE(exists(dir.file("journal")));  // loading does not create it
 }
 
+const std::string kJob = "0b8c3c1e-4f5a-4d2b-9a8e-1c2d3e4f5a6b";
+
+TEST(Journal, StartedWithoutDoneIsInterrupted) {
+  TempDir dir;
+  const std::string a = proto::new_uuid();
+  const std::string b = proto::new_uuid();
+  {
+    Journal j(dir.file("journal"));
+    ASSERT_TRUE(j.record_start(a, kJob).ok());
+    ASSERT_TRUE(j.record_start(b, kJob).ok());
+    ASSERT_TRUE(j.record_done(a).ok());
+  }
+  Journal fresh(dir.file("journal"));
+  ASSERT_TRUE(fresh.load().ok());
+  const auto interrupted = fresh.interrupted();
+  ASSERT_EQ(interrupted.size(), 1u);
+  EXPECT_EQ(interrupted[0].task_id, b);
+  EXPECT_EQ(interrupted[0].job_id, kJob);
+  EXPECT_TRUE(fresh.contains(a));
+}
+
 TEST(Journal, RecordedIdsSurviveARestart) {
   TempDir dir;
   const std::string a = proto::new_uuid();
@@ -128,12 +149,12 @@ TEST(Journal, RecordedIdsSurviveARestart) {
   {
     Journal j(dir.file("journal"));
     ASSERT_TRUE(j.load().ok());
-    ASSERT_TRUE(j.record(a).ok());
-    ASSERT_TRUE(j.record(b).ok());
+    ASSERT_TRUE(j.record_start(a, kJob).ok());
+    ASSERT_TRUE(j.record_start(b, kJob).ok());
     EXPECT_TRUE(j.contains(a));
     EXPECT_TRUE(j.contains(b));
   }
-  EXPECT_EQ(read_all(dir.file("journal")), a + "\n" + b + "\n");
+  EXPECT_EQ(read_all(dir.file("journal")), "start " + a + " " + kJob + "\nstart " + b + " " + kJob + "\n");
   EXPECT_EQ(mode_of(dir.file("journal")), 0600u);
   Journal fresh(dir.file("journal"));
   EXPECT_FALSE(fresh.contains(a));  // nothing before load()
@@ -149,12 +170,12 @@ TEST(Journal, RecordAppendsToAnExistingJournal) {
   const std::string b = proto::new_uuid();
   {
     Journal j(dir.file("journal"));
-    ASSERT_TRUE(j.record(a).ok());
+    ASSERT_TRUE(j.record_start(a, kJob).ok());
   }
   {
     Journal j(dir.file("journal"));
     ASSERT_TRUE(j.load().ok());
-    ASSERT_TRUE(j.record(b).ok());
+    ASSERT_TRUE(j.record_start(b, kJob).ok());
   }
   Journal fresh(dir.file("journal"));
   ASSERT_TRUE(fresh.load().ok());
@@ -166,7 +187,7 @@ TEST(Journal, TornLastLineStillCounts) {
   TempDir dir;
   const std::string a = proto::new_uuid();
   const std::string b = proto::new_uuid();
-  write_all(dir.file("journal"), a + "\n" + b);  // crash before the newline
+  write_all(dir.file("journal"), "start " + a + " " + kJob + "\nstart " + b);  // crash mid-line
   Journal j(dir.file("journal"));
   ASSERT_TRUE(j.load().ok());
   EXPECT_TRUE(j.contains(a));
@@ -177,7 +198,7 @@ TEST(Journal, TornLastLineStillCounts) {
 TEST(Journal, EmptyLinesAreIgnored) {
   TempDir dir;
   const std::string a = proto::new_uuid();
-  write_all(dir.file("journal"), "\n\n" + a + "\n\n");
+  write_all(dir.file("journal"), "\n\nstart " + a + " " + kJob + "\n\n");
   Journal j(dir.file("journal"));
   ASSERT_TRUE(j.load().ok());
   EXPECT_TRUE(j.contains(a));
@@ -188,7 +209,7 @@ TEST(Journal, RecordFailsWhenTheDirectoryIsMissing) {
   TempDir dir;
   Journal j(dir.file("no-such-dir/journal"));
   const std::string a = proto::new_uuid();
-  EXPECT_FALSE(j.record(a).ok());
+  EXPECT_FALSE(j.record_start(a, kJob).ok());
   EXPECT_FALSE(j.contains(a));  // not recorded means not remembered
 }
 

@@ -227,6 +227,27 @@ Result<Enrollment> decode_enrollment(const cJSON* object) {
   return e;
 }
 
+std::string encode(const CancelRequest& cancel) {
+  return JsonBuilder().add("v", kProtocolVersion).add("task_id", cancel.task_id).add("job_id", cancel.job_id).dump();
+}
+
+Result<CancelRequest> decode_cancel(const cJSON* object) {
+  CancelRequest c;
+  FieldReader r(object, "cancel");
+  r.only({"v", "task_id", "job_id"})
+      .version(kProtocolVersion)
+      .required("task_id", c.task_id, 36)
+      .required("job_id", c.job_id, 36);
+  require_uuid(r, "task_id", c.task_id);
+  require_uuid(r, "job_id", c.job_id);
+  if (!r.ok()) return *r.error();
+  return c;
+}
+
+Result<CancelRequest> decode_cancel(std::string_view text) {
+  return decode_text<CancelRequest>(text, [](const cJSON* o) { return decode_cancel(o); });
+}
+
 Result<Facts> decode_facts(std::string_view text) { return decode_text<Facts>(text, [](const cJSON* o) { return decode_facts(o); }); }
 Result<Task> decode_task(std::string_view text) { return decode_text<Task>(text, [](const cJSON* o) { return decode_task(o); }); }
 Result<OutputChunk> decode_output_chunk(std::string_view text) {

@@ -8,12 +8,15 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/NumberParser.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
 
 #include <iostream>
 #include <vector>
 
 #include "core/errors.hpp"
+#include "store/keys.hpp"
 
 namespace muster::hub {
 namespace {
@@ -68,6 +71,52 @@ std::string read_body(HTTPServerRequest& request, HTTPServerResponse& response) 
   }
   return body;
 }
+
+// Query parameters, strictly: unknown names are ignored, bad values refused.
+class Query {
+ public:
+  explicit Query(const std::string& uri) {
+    try {
+      params_ = Poco::URI(uri).getQueryParameters();
+    } catch (const Poco::Exception&) {
+      throw ApiError(400, "invalid_field", "malformed query string");
+    }
+  }
+  std::optional<std::string> get(const std::string& name) const {
+    for (const auto& [k, v] : params_) {
+      if (k == name) return v;
+    }
+    return std::nullopt;
+  }
+  bool flag(const std::string& name) const {
+    const auto v = get(name);
+    if (!v) return false;
+    if (*v == "1" || *v == "true" || v->empty()) return true;
+    if (*v == "0" || *v == "false") return false;
+    throw ApiError(400, "invalid_field", name + " must be 1 or 0");
+  }
+  Page page() const {
+    Page page;
+    if (const auto limit = get("limit")) {
+      unsigned value = 0;
+      if (!Poco::NumberParser::tryParseUnsigned(*limit, value) || value < 1 || value > 1000) {
+        throw ApiError(400, "invalid_field", "limit must be an integer between 1 and 1000");
+      }
+      page.limit = value;
+    }
+    if (const auto cursor = get("cursor")) {
+      double value = 0;
+      if (cursor->empty() || cursor->size() > 32 || !Poco::NumberParser::tryParseFloat(*cursor, value) || value < 0) {
+        throw ApiError(400, "invalid_field", "cursor must be the next_cursor of a previous page");
+      }
+      page.cursor = *cursor;
+    }
+    return page;
+  }
+
+ private:
+  Poco::URI::QueryParameters params_;
+};
 
 class ApiHandler final : public Poco::Net::HTTPRequestHandler {
  public:
@@ -144,25 +193,83 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
       send_json(response, 200, s_.agents.get_json(p, parts[3]));
     } else if (resource == "jobs" && n == 3) {
       const Principal p = authenticate(request);
+      const Query query(request.getURI());
       if (request.getMethod() == HTTPRequest::HTTP_POST) {
-        const auto job = s_.jobs.submit(p, read_body(request, response));
-        send_json(response, 201,
-                  proto::JsonBuilder().add("id", job.id).add("tasks", static_cast<std::int64_t>(job.tasks)).dump());
+        const bool dry_run = query.flag("dry_run");
+        const auto job = s_.jobs.submit(p, read_body(request, response), dry_run);
+        proto::JsonBuilder b;
+        if (dry_run) {
+          b.add("dry_run", true).add("agents", job.agents);
+        } else {
+          b.add("id", job.id);
+        }
+        b.add("tasks", static_cast<std::int64_t>(job.agents.size()));
+        send_json(response, dry_run ? 200 : 201, b.dump());
       } else {
         expect_method(request, HTTPRequest::HTTP_GET);
-        send_json(response, 200, s_.jobs.list_json(p));
+        send_json(response, 200, s_.jobs.list_json(p, query.page()));
       }
     } else if (resource == "jobs" && n == 4) {
       expect_method(request, HTTPRequest::HTTP_GET);
       send_json(response, 200, s_.jobs.get_json(authenticate(request), parts[3]));
     } else if (resource == "jobs" && n == 5 && parts[4] == "tasks") {
       expect_method(request, HTTPRequest::HTTP_GET);
-      send_json(response, 200, s_.jobs.tasks_json(authenticate(request), parts[3]));
+      send_json(response, 200, s_.jobs.tasks_json(authenticate(request), parts[3], Query(request.getURI()).page()));
+    } else if (resource == "jobs" && n == 5 && parts[4] == "events") {
+      expect_method(request, HTTPRequest::HTTP_GET);
+      const Principal p = authenticate(request);
+      s_.jobs.get_json(p, parts[3]);  // 404 unless the caller may see this job
+      stream_events(parts[3], request, response);
     } else if (resource == "jobs" && n == 5 && parts[4] == "cancel") {
       expect_method(request, HTTPRequest::HTTP_POST);
       send_json(response, 200, s_.jobs.cancel(authenticate(request), parts[3]));
     } else {
       throw ApiError(404, "not_found", "no route " + request.getURI());
+    }
+  }
+
+  // Server-sent events: task state changes and output chunks in store order,
+  // resumable with Last-Event-ID; ends after the job's final event.
+  void stream_events(const std::string& job_id, HTTPServerRequest& request, HTTPServerResponse& response) {
+    std::string last_id = request.get("Last-Event-ID", "0");
+    if (last_id.empty() || last_id.size() > 40 || last_id.find_first_not_of("0123456789-") != std::string::npos) {
+      last_id = "0";
+    }
+    auto client = s_.store.connect_dedicated(30000);
+    response.setChunkedTransferEncoding(true);
+    response.setContentType("text/event-stream");
+    response.set("Cache-Control", "no-store");
+    std::ostream& out = response.send();
+    const std::string stream = keys::job_events(job_id);
+    for (;;) {
+      const Reply r = run_on(*client, {"XREAD", "COUNT", "200", "BLOCK", "15000", "STREAMS", stream, last_id});
+      bool finished = false;
+      if (r.is_nil() || r.elements.empty()) {
+        out << ": keepalive\n\n";
+        out.flush();
+        const std::string state = run_on(*client, {"HGET", keys::job(job_id), "state"}).text;
+        if (!out || state != "running") return;
+        continue;
+      }
+      for (const auto& entry : r.elements[0].elements.size() == 2 ? r.elements[0].elements[1].elements : std::vector<Reply>{}) {
+        if (entry.elements.size() != 2) continue;
+        last_id = entry.elements[0].text;
+        const Reply& f = entry.elements[1];
+        const std::string type = f.field("type").value_or("state");
+        proto::JsonBuilder data;
+        if (type == "output") {
+          data.add("agent_id", f.field("agent").value_or("")).add("stream", f.field("stream").value_or(""))
+              .add("seq", static_cast<std::int64_t>(std::stoll(f.field("seq").value_or("0")))).add("data", f.field("data").value_or(""));
+        } else if (type == "job") {
+          data.add("job_id", job_id).add("state", f.field("state").value_or(""));
+          finished = true;
+        } else {
+          data.add("agent_id", f.field("agent").value_or("")).add("state", f.field("state").value_or(""));
+        }
+        out << "id: " << last_id << "\nevent: " << type << "\ndata: " << data.dump() << "\n\n";
+      }
+      out.flush();
+      if (!out || finished) return;
     }
   }
 

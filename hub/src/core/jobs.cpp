@@ -1,5 +1,6 @@
 #include "core/jobs.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -47,21 +48,52 @@ void add_time(proto::JsonBuilder& b, const char* key, const Reply& fields) {
   }
 }
 
-std::string format_time(double t) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6f", t);
-  return text;
-}
+constexpr std::int64_t kDefaultDeadline = 3600;
 
 struct JobRequest {
   std::optional<std::string> command;
   std::vector<std::string> argv;
   std::vector<std::string> target_agents;
   proto::StringMap target_labels;
+  std::vector<std::string> target_regions;
+  proto::StringMap target_facts;  // os, arch
   bool target_all = false;
+  bool has_filter = false;
   std::int64_t timeout_s = kDefaultTimeout;
   std::int64_t output_quota = proto::kDefaultOutputQuota;
+  std::int64_t deadline_s = kDefaultDeadline;
+  std::string concurrency;   // "" (no limit), "N" or "N%"
+  std::string max_failures;  // same
 };
+
+// A limit given as a count (3) or a share of the job ("10%").
+void read_limit(proto::FieldReader& r, const cJSON* root, const char* key, std::string& out) {
+  const cJSON* node = cJSON_GetObjectItemCaseSensitive(root, key);
+  if (!r.ok() || node == nullptr || cJSON_IsNull(node)) return;
+  if (cJSON_IsNumber(node)) {
+    std::int64_t n = 0;
+    r.required(key, n, 1, 1000000);
+    if (r.ok()) out = std::to_string(n);
+    return;
+  }
+  std::string text;
+  if (cJSON_IsString(node)) text = node->valuestring;
+  const bool percent = text.size() >= 2 && text.size() <= 4 && text.back() == '%' &&
+                       text.find_first_not_of("0123456789") == text.size() - 1;
+  const int value = percent ? std::stoi(text.substr(0, text.size() - 1)) : 0;
+  if (!percent || value < 1 || value > 100) {
+    r.fail(proto::ErrorCode::invalid_field, std::string(key) + " must be a count (1..1000000) or a percentage (\"1%\"..\"100%\")");
+    return;
+  }
+  out = text;
+}
+
+std::int64_t resolve_limit(const std::string& limit, std::size_t total) {
+  if (limit.empty()) return 0;
+  if (limit.back() != '%') return std::stoll(limit);
+  const auto percent = std::stoll(limit.substr(0, limit.size() - 1));
+  return std::max<std::int64_t>(1, (static_cast<std::int64_t>(total) * percent + 99) / 100);
+}
 
 JobRequest parse_job_request(const std::string& body) {
   auto root = proto::parse_object(body);
@@ -69,12 +101,15 @@ JobRequest parse_job_request(const std::string& body) {
   JobRequest req;
   const cJSON* targets = nullptr;
   proto::FieldReader r(root->get(), "");
-  r.only({"command", "argv", "targets", "timeout_s", "output_quota"})
+  r.only({"command", "argv", "targets", "timeout_s", "output_quota", "deadline_s", "concurrency", "max_failures"})
       .optional("command", req.command, proto::kMaxCommandBytes)
       .optional("argv", req.argv, proto::kMaxArgvItems, proto::kMaxCommandBytes)
       .optional("timeout_s", req.timeout_s, 1, proto::kMaxTimeoutSeconds)
       .optional("output_quota", req.output_quota, proto::kMinOutputQuota, proto::kMaxOutputQuota)
+      .optional("deadline_s", req.deadline_s, 1, 30LL * 86400)
       .optional_object("targets", targets);
+  read_limit(r, root->get(), "concurrency", req.concurrency);
+  read_limit(r, root->get(), "max_failures", req.max_failures);
   if (r.ok() && req.command.has_value() == r.has("argv")) {
     r.fail(proto::ErrorCode::missing_field, "give exactly one of command (a shell command) and argv (an array)");
   }
@@ -84,15 +119,27 @@ JobRequest parse_job_request(const std::string& body) {
   if (!r.ok()) throw bad_request(*r.error());
 
   proto::FieldReader t(targets, "targets");
-  t.only({"agents", "labels", "all"})
+  const cJSON* facts = nullptr;
+  t.only({"agents", "labels", "regions", "facts", "all"})
       .optional("agents", req.target_agents, 100000, 36)
       .optional_labels("labels", req.target_labels)
+      .optional("regions", req.target_regions, 64, 64)
+      .optional_object("facts", facts)
       .optional("all", req.target_all);
+  if (t.ok() && facts != nullptr) {
+    proto::FieldReader f(facts, "targets.facts");
+    std::optional<std::string> os, arch;
+    f.only({"os", "arch"}).optional("os", os, 64).optional("arch", arch, 64);
+    if (!f.ok()) throw bad_request(*f.error());
+    if (os) req.target_facts["os"] = *os;
+    if (arch) req.target_facts["arch"] = *arch;
+  }
   for (const auto& id : req.target_agents) {
     if (t.ok() && !proto::is_uuid(id)) t.fail(proto::ErrorCode::invalid_field, "targets.agents: \"" + id + "\" is not an agent id");
   }
-  if (t.ok() && req.target_agents.empty() && !t.has("labels") && !req.target_all) {
-    t.fail(proto::ErrorCode::missing_field, "targets needs agents, labels or all");
+  req.has_filter = req.target_all || t.has("labels") || t.has("regions") || t.has("facts");
+  if (t.ok() && req.target_agents.empty() && !req.has_filter) {
+    t.fail(proto::ErrorCode::missing_field, "targets needs agents, labels, regions, facts or all");
   }
   if (!t.ok()) throw bad_request(*t.error());
   return req;
@@ -122,18 +169,41 @@ proto::JsonPtr job_json(const std::string& job_id, const Reply& fields) {
   add_time(b, "created_at", fields);
   add_time(b, "finished_at", fields);
   b.add("timeout_s", int_field(fields, "timeout_s").value_or(0));
+  add_time(b, "deadline", fields);
+  auto limit = [&](const char* given, const char* resolved) {
+    if (fields.field(given).value_or("").empty()) {
+      b.add_null(given == std::string("concurrency_given") ? "concurrency" : "max_failures");
+    } else {
+      b.add(resolved, int_field(fields, resolved).value_or(0));
+    }
+  };
+  limit("concurrency_given", "concurrency");
+  limit("max_failures_given", "max_failures");
+  b.add("halted", fields.field("halted").value_or("") == "1");
+  b.add("cancel_requested", fields.field("cancel_requested").value_or("") == "1");
   b.add("total", int_field(fields, "total").value_or(0));
   proto::JsonBuilder counts;
-  for (const char* state : kTaskStates) counts.add(state, int_field(fields, (std::string("n_") + state).c_str()).value_or(0));
+  std::int64_t delivery_failures = 0, execution_failures = 0;
+  for (const char* state : kTaskStates) {
+    const auto n = int_field(fields, (std::string("n_") + state).c_str()).value_or(0);
+    counts.add(state, n);
+    if (std::string(state) == "expired") delivery_failures += n;
+    if (std::string(state) == "failed" || std::string(state) == "timed_out") execution_failures += n;
+  }
   b.add_node("counts", counts.release());
+  b.add("delivery_failures", delivery_failures).add("execution_failures", execution_failures);
   return b.release();
 }
 
-SubmittedJob Jobs::submit(const Principal& principal, const std::string& body) {
+SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, bool dry_run) {
   require_role(principal, Role::operator_);
   const JobRequest req = parse_job_request(body);
+  for (const auto& region : req.target_regions) {
+    if (config_.region(region) == nullptr) throw ApiError(400, "invalid_field", "targets.regions: no region " + region);
+  }
 
-  // Resolve targets within the caller's tenant only.
+  // Resolve targets within the caller's tenant only: listed agents, plus the
+  // agents that pass every filter given (labels, regions, facts; all = none).
   const auto agents = agents_.load_all(principal.tenant);
   std::map<std::string, const Reply*> by_id;
   for (const auto& [id, fields] : agents) by_id[id] = &fields;
@@ -142,20 +212,36 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body) {
     if (by_id.count(id) == 0) throw ApiError(400, "unknown_agent", "no agent " + id + " in this tenant");
     chosen.insert(id);
   }
-  for (const auto& [id, fields] : agents) {
-    if (req.target_all || (!req.target_labels.empty() && labels_match(req.target_labels, agent_labels(fields)))) {
-      chosen.insert(id);
+  if (req.has_filter) {
+    for (const auto& [id, fields] : agents) {
+      const std::string region = fields.field("region").value_or("");
+      const bool region_ok = req.target_regions.empty() ||
+                             std::find(req.target_regions.begin(), req.target_regions.end(), region) != req.target_regions.end();
+      proto::StringMap facts{{"os", fields.field("os").value_or("")}, {"arch", fields.field("arch").value_or("")}};
+      if (region_ok && labels_match(req.target_labels, agent_labels(fields)) && labels_match(req.target_facts, facts)) {
+        chosen.insert(id);
+      }
     }
   }
   if (chosen.empty()) throw ApiError(400, "no_targets", "the targets match no agent");
+  SubmittedJob result;
+  result.agents.assign(chosen.begin(), chosen.end());
+  if (dry_run) return result;
 
   const std::string job_id = proto::new_uuid();
-  const std::string now = format_time(unix_time());
+  result.id = job_id;
+  const double created = unix_time();
+  const std::string now = format_time(created);
   std::vector<Command> writes;
   writes.push_back({"HSET", keys::job(job_id), "tenant", principal.tenant, "created_by", principal.token_id,
                     "command", req.command.value_or(""), "argv",
                     req.command ? "" : proto::dump(proto::JsonBuilder().add("a", req.argv).release()->child),
                     "timeout_s", std::to_string(req.timeout_s), "output_quota", std::to_string(req.output_quota),
+                    "deadline", format_time(created + static_cast<double>(req.deadline_s)),
+                    "concurrency", std::to_string(resolve_limit(req.concurrency, chosen.size())),
+                    "max_failures", std::to_string(resolve_limit(req.max_failures, chosen.size())),
+                    "concurrency_given", req.concurrency, "max_failures_given", req.max_failures,
+                    "retention_s", std::to_string(config_.job_retention_s),
                     "state", "running", "created_at", now, "total", std::to_string(chosen.size()), "remaining",
                     std::to_string(chosen.size()), "n_pending", std::to_string(chosen.size())});
   Command task_list{"RPUSH", keys::job_tasks(job_id)};
@@ -174,7 +260,7 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body) {
   for (const auto& reply : store_.pipeline(writes)) {
     if (reply.kind == Reply::Kind::error) throw StoreError("writing job " + job_id + ": " + reply.text);
   }
-  return SubmittedJob{job_id, chosen.size()};
+  return result;
 }
 
 Reply Jobs::load_job(const Principal& principal, const std::string& job_id) {
@@ -191,23 +277,41 @@ std::string Jobs::get_json(const Principal& principal, const std::string& job_id
   return proto::dump(job_json(job_id, load_job(principal, job_id)).get());
 }
 
-std::string Jobs::list_json(const Principal& principal) {
+std::string Jobs::list_json(const Principal& principal, const Page& page) {
   require_role(principal, Role::viewer);
-  const Reply ids = store_.run({"ZREVRANGE", keys::tenant_jobs(principal.tenant), "0",
-                                std::to_string(kMaxListedJobs - 1)});
+  // Newest first; the cursor is the created_at of the last job of the page before.
+  const std::string max = page.cursor.empty() ? "+inf" : "(" + page.cursor;
+  const Reply ids = store_.run({"ZREVRANGEBYSCORE", keys::tenant_jobs(principal.tenant), max, "-inf", "WITHSCORES",
+                                "LIMIT", "0", std::to_string(page.limit)});
   std::vector<Command> reads;
-  for (const auto& id : ids.elements) reads.push_back({"HGETALL", keys::job(id.text)});
+  for (std::size_t i = 0; i + 1 < ids.elements.size(); i += 2) reads.push_back({"HGETALL", keys::job(ids.elements[i].text)});
   const auto jobs = store_.pipeline(reads);
   proto::JsonPtr list(cJSON_CreateArray());
+  Command forget{"ZREM", keys::tenant_jobs(principal.tenant)};
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (!jobs[i].elements.empty()) cJSON_AddItemToArray(list.get(), job_json(ids.elements[i].text, jobs[i]).release());
+    const std::string& id = ids.elements[2 * i].text;
+    if (jobs[i].elements.empty()) {
+      forget.push_back(id);  // expired after its retention
+    } else {
+      cJSON_AddItemToArray(list.get(), job_json(id, jobs[i]).release());
+    }
   }
-  return proto::JsonBuilder().add_node("jobs", std::move(list)).dump();
+  if (forget.size() > 2) store_.run(forget);
+  proto::JsonBuilder b;
+  b.add_node("jobs", std::move(list));
+  if (jobs.size() == page.limit) {
+    b.add("next_cursor", ids.elements[ids.elements.size() - 1].text);
+  } else {
+    b.add_null("next_cursor");
+  }
+  return b.dump();
 }
 
-std::string Jobs::tasks_json(const Principal& principal, const std::string& job_id) {
+std::string Jobs::tasks_json(const Principal& principal, const std::string& job_id, const Page& page) {
   load_job(principal, job_id);
-  const Reply agent_ids = store_.run({"LRANGE", keys::job_tasks(job_id), "0", "-1"});
+  const std::size_t offset = page.cursor.empty() ? 0 : std::stoul(page.cursor);
+  const Reply agent_ids = store_.run({"LRANGE", keys::job_tasks(job_id), std::to_string(offset),
+                                      std::to_string(offset + page.limit - 1)});
   std::vector<Command> reads;
   for (const auto& id : agent_ids.elements) reads.push_back({"HGETALL", keys::task(job_id, id.text)});
   const auto tasks = store_.pipeline(reads);
@@ -235,7 +339,14 @@ std::string Jobs::tasks_json(const Principal& principal, const std::string& job_
     b.add("duration_ms", int_field(t, "duration_ms")).add("error", opt("error"));
     cJSON_AddItemToArray(list.get(), b.release().release());
   }
-  return proto::JsonBuilder().add_node("tasks", std::move(list)).dump();
+  proto::JsonBuilder out;
+  out.add_node("tasks", std::move(list));
+  if (tasks.size() == page.limit) {
+    out.add("next_cursor", std::to_string(offset + page.limit));
+  } else {
+    out.add_null("next_cursor");
+  }
+  return out.dump();
 }
 
 std::string Jobs::cancel(const Principal& principal, const std::string& job_id) {
@@ -246,9 +357,18 @@ std::string Jobs::cancel(const Principal& principal, const std::string& job_id) 
   }
   store_.run({"HSET", keys::job(job_id), "cancel_requested", "1"});
   const Reply agent_ids = store_.run({"LRANGE", keys::job_tasks(job_id), "0", "-1"});
+  std::set<std::string> shards;
   for (const auto& id : agent_ids.elements) {
-    transition_task(store_, job_id, id.text, "cancelled", {"pending"}, {"error", "cancelled before dispatch"});
+    const auto outcome = transition_task(store_, job_id, id.text, "cancelled", {"pending"},
+                                         {"error", "cancelled before dispatch", "finished_at", format_time(unix_time())});
+    follow_up(store_, job_id, outcome);
+    if (!outcome.moved) shards.insert(store_.run({"HGET", keys::task(job_id, id.text), "shard"}).text);
   }
+  // Tasks already sent: each shard's master tells its agents to kill them.
+  for (const auto& shard : shards) {
+    store_.run({"XADD", keys::control_queue(shard), "MAXLEN", "~", "10000", "*", "op", "cancel", "job", job_id});
+  }
+  store_.run({"DEL", keys::job_slot_queue(job_id)});
   return get_json(principal, job_id);
 }
 

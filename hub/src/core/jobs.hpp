@@ -1,6 +1,7 @@
 #pragma once
 // Jobs and their tasks (api role): validate, resolve targets, write, enqueue.
 #include <string>
+#include <vector>
 
 #include "core/agents.hpp"
 #include "core/auth.hpp"
@@ -9,18 +10,24 @@
 namespace muster::hub {
 
 struct SubmittedJob {
-  std::string id;
-  std::size_t tasks = 0;
+  std::string id;                   // empty for a dry run
+  std::vector<std::string> agents;  // the targets, resolved
+};
+
+struct Page {
+  std::size_t limit = 100;
+  std::string cursor;  // from the previous page's next_cursor
 };
 
 class Jobs {
  public:
-  Jobs(Store& store, Agents& agents) : store_(store), agents_(agents) {}
+  Jobs(Store& store, Agents& agents, const HubConfig& config) : store_(store), agents_(agents), config_(config) {}
 
-  SubmittedJob submit(const Principal& principal, const std::string& body);
+  // Validates and resolves targets; writes and enqueues unless `dry_run`.
+  SubmittedJob submit(const Principal& principal, const std::string& body, bool dry_run);
   std::string get_json(const Principal& principal, const std::string& job_id);
-  std::string list_json(const Principal& principal);
-  std::string tasks_json(const Principal& principal, const std::string& job_id);
+  std::string list_json(const Principal& principal, const Page& page);
+  std::string tasks_json(const Principal& principal, const std::string& job_id, const Page& page);
   std::string cancel(const Principal& principal, const std::string& job_id);
 
  private:
@@ -28,6 +35,7 @@ class Jobs {
 
   Store& store_;
   Agents& agents_;
+  const HubConfig& config_;
 };
 
 proto::JsonPtr job_json(const std::string& job_id, const Reply& fields);

@@ -8,54 +8,170 @@
 namespace muster::hub {
 namespace {
 
-// KEYS: task hash, job hash. ARGV: new state, allowed states (comma list),
-// now, then field/value pairs.
-constexpr const char* kTransitionScript = R"lua(
-local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return -1 end
-local allowed = false
-for s in string.gmatch(ARGV[2], '[^,]+') do
-  if s == current then allowed = true end
+// Shared by both scripts. KEYS: task hash, job hash, job events stream, job
+// slot waiting list. move() returns {moved, agent to release, halted, finished}.
+constexpr const char* kLibrary = R"lua(
+local FINAL = {succeeded = true, failed = true, timed_out = true, cancelled = true, expired = true, skipped = true}
+local function num(v) return tonumber(v or '0') or 0 end
+local function move(new, now, fields)
+  local current = redis.call('HGET', KEYS[1], 'state')
+  local args = {'state', new}
+  for i = 1, #fields do args[#args + 1] = fields[i] end
+  redis.call('HSET', KEYS[1], unpack(args))
+  local out = {1, '', 0, 0}
+  if current == new then return out end
+  redis.call('HINCRBY', KEYS[2], 'n_' .. current, -1)
+  redis.call('HINCRBY', KEYS[2], 'n_' .. new, 1)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '10000', '*', 'type', 'state',
+             'agent', redis.call('HGET', KEYS[1], 'agent_id'), 'state', new)
+  local job = redis.call('HMGET', KEYS[2], 'concurrency', 'max_failures', 'halted', 'n_failed', 'n_timed_out')
+  if num(job[1]) > 0 and (current == 'dispatched' or current == 'running') and new ~= 'running' then
+    local waiting = redis.call('LPOP', KEYS[4])
+    if waiting then out[2] = waiting end
+  end
+  if FINAL[new] and not FINAL[current] then
+    if (new == 'failed' or new == 'timed_out') and num(job[2]) > 0 and job[3] ~= '1'
+        and num(job[4]) + num(job[5]) >= num(job[2]) then
+      redis.call('HSET', KEYS[2], 'halted', '1')
+      out[3] = 1
+    end
+    if redis.call('HINCRBY', KEYS[2], 'remaining', -1) == 0 then
+      local j = redis.call('HMGET', KEYS[2], 'n_succeeded', 'total', 'cancel_requested')
+      local state = 'failed'
+      if j[1] == j[2] then state = 'succeeded' elseif j[3] == '1' then state = 'cancelled' end
+      redis.call('HSET', KEYS[2], 'state', state, 'finished_at', now)
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', '10000', '*', 'type', 'job', 'state', state)
+      out[4] = 1
+    end
+  end
+  return out
 end
-if not allowed then return 0 end
-local new = ARGV[1]
-local fields = {'state', new}
-for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-if current == new then return 1 end
-redis.call('HINCRBY', KEYS[2], 'n_' .. current, -1)
-redis.call('HINCRBY', KEYS[2], 'n_' .. new, 1)
-local final = {succeeded = true, failed = true, timed_out = true, cancelled = true, expired = true}
-if final[new] and not final[current] then
-  local left = redis.call('HINCRBY', KEYS[2], 'remaining', -1)
-  if left == 0 then
-    local job = redis.call('HMGET', KEYS[2], 'n_succeeded', 'total', 'cancel_requested')
-    local state = 'failed'
-    if job[1] == job[2] then state = 'succeeded' elseif job[3] == '1' then state = 'cancelled' end
-    redis.call('HSET', KEYS[2], 'state', state, 'finished_at', ARGV[3])
+)lua";
+
+// ARGV: new state, allowed states (comma list), now, field/value pairs.
+constexpr const char* kTransitionBody = R"lua(
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return {0, '', 0, 0} end
+for s in string.gmatch(ARGV[2], '[^,]+') do
+  if s == current then
+    local fields = {}
+    for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+    return move(ARGV[1], ARGV[3], fields)
   end
 end
-return 1
+return {0, '', 0, 0}
 )lua";
+
+// ARGV: now, agent id. Returns {decision, move outcome...}.
+constexpr const char* kClaimBody = R"lua(
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return {'gone'} end
+local job = redis.call('HMGET', KEYS[2], 'cancel_requested', 'halted', 'concurrency', 'n_dispatched', 'n_running', 'deadline')
+local function finish(state, why)
+  local o = move(state, ARGV[1], {'error', why, 'finished_at', ARGV[1]})
+  return {'ended', o[1], o[2], o[3], o[4]}
+end
+if job[1] == '1' then return finish('cancelled', 'cancelled before dispatch') end
+if job[2] == '1' then return finish('skipped', 'skipped: the job reached its max_failures') end
+if num(job[6]) > 0 and tonumber(ARGV[1]) > num(job[6]) then
+  return finish('expired', 'not delivered before the job deadline')
+end
+if num(job[3]) > 0 and num(job[4]) + num(job[5]) >= num(job[3]) then
+  redis.call('RPUSH', KEYS[4], ARGV[2])
+  return {'wait'}
+end
+move('dispatched', ARGV[1], {'dispatched_at', ARGV[1]})
+return {'send'}
+)lua";
+
+const std::string& transition_script() {
+  static const std::string script = std::string(kLibrary) + kTransitionBody;
+  return script;
+}
+
+const std::string& claim_script() {
+  static const std::string script = std::string(kLibrary) + kClaimBody;
+  return script;
+}
+
+std::vector<std::string> script_keys(const std::string& job_id, const std::string& agent_id) {
+  return {keys::task(job_id, agent_id), keys::job(job_id), keys::job_events(job_id), keys::job_slot_queue(job_id)};
+}
+
+TransitionOutcome to_outcome(const Reply& r, std::size_t offset) {
+  TransitionOutcome o;
+  if (r.elements.size() < offset + 4) return o;
+  o.moved = r.elements[offset].integer == 1;
+  if (!r.elements[offset + 1].text.empty()) o.release_agent = r.elements[offset + 1].text;
+  o.job_halted = r.elements[offset + 2].integer == 1;
+  o.job_finished = r.elements[offset + 3].integer == 1;
+  return o;
+}
 
 }  // namespace
 
-bool is_final_state(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "timed_out" || state == "cancelled" ||
-         state == "expired";
+std::string format_time(double t) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6f", t);
+  return text;
 }
 
-bool transition_task(Store& store, const std::string& job_id, const std::string& agent_id,
-                     const std::string& new_state, const std::vector<std::string>& allowed_from,
-                     const std::vector<std::string>& fields) {
+bool is_final_state(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "timed_out" || state == "cancelled" ||
+         state == "expired" || state == "skipped";
+}
+
+TransitionOutcome transition_task(Store& store, const std::string& job_id, const std::string& agent_id,
+                                  const std::string& new_state, const std::vector<std::string>& allowed_from,
+                                  const std::vector<std::string>& fields) {
   std::string allowed;
   for (const auto& s : allowed_from) allowed += (allowed.empty() ? "" : ",") + s;
-  char now[32];
-  std::snprintf(now, sizeof now, "%.6f", unix_time());
-  std::vector<std::string> args{new_state, allowed, now};
+  std::vector<std::string> args{new_state, allowed, format_time(unix_time())};
   args.insert(args.end(), fields.begin(), fields.end());
-  const Reply r = store.eval(kTransitionScript, {keys::task(job_id, agent_id), keys::job(job_id)}, args);
-  return r.integer == 1;
+  return to_outcome(store.eval(transition_script(), script_keys(job_id, agent_id), args), 0);
+}
+
+Claim claim_for_dispatch(Store& store, const std::string& job_id, const std::string& agent_id,
+                         TransitionOutcome& outcome) {
+  const Reply r = store.eval(claim_script(), script_keys(job_id, agent_id), {format_time(unix_time()), agent_id});
+  const std::string decision = r.elements.empty() ? "gone" : r.elements[0].text;
+  if (decision == "send") return Claim::send;
+  if (decision == "wait") return Claim::wait_for_slot;
+  if (decision == "ended") {
+    outcome = to_outcome(r, 1);
+    return Claim::ended;
+  }
+  return Claim::gone;
+}
+
+void enqueue_task(Store& store, const std::string& job_id, const std::string& agent_id) {
+  const std::string shard = store.run({"HGET", keys::task(job_id, agent_id), "shard"}).text;
+  store.run({"XADD", keys::dispatch_queue(shard), "*", "job", job_id, "agent", agent_id});
+}
+
+void follow_up(Store& store, const std::string& job_id, const TransitionOutcome& outcome) {
+  if (outcome.release_agent) enqueue_task(store, job_id, *outcome.release_agent);
+  bool finished = outcome.job_finished;
+  if (outcome.job_halted) {
+    const Reply agents = store.run({"LRANGE", keys::job_tasks(job_id), "0", "-1"});
+    for (const auto& agent : agents.elements) {
+      const auto skipped = transition_task(store, job_id, agent.text, "skipped", {"pending"},
+                                           {"error", "skipped: the job reached its max_failures", "finished_at",
+                                            format_time(unix_time())});
+      finished = finished || skipped.job_finished;
+    }
+    store.run({"DEL", keys::job_slot_queue(job_id)});
+  }
+  if (finished) {
+    const Reply retention = store.run({"HGET", keys::job(job_id), "retention_s"});
+    const std::string ttl = retention.text.empty() ? "604800" : retention.text;
+    const Reply agents = store.run({"LRANGE", keys::job_tasks(job_id), "0", "-1"});
+    std::vector<Command> expire{{"EXPIRE", keys::job(job_id), ttl},
+                                {"EXPIRE", keys::job_tasks(job_id), ttl},
+                                {"EXPIRE", keys::job_events(job_id), ttl},
+                                {"DEL", keys::job_slot_queue(job_id)}};
+    for (const auto& agent : agents.elements) expire.push_back({"EXPIRE", keys::task(job_id, agent.text), ttl});
+    store.pipeline(expire);
+  }
 }
 
 }  // namespace muster::hub

@@ -1,8 +1,9 @@
 #pragma once
-// Task state changes, shared by api and master. Each change is one script
-// run in the store: the task's state and its job's counters move together,
-// and a change from a state not allowed is refused (at-least-once delivery
-// makes late and repeated events normal).
+// Task state changes, shared by api and master. Each change is one script in
+// the store: the task's state, its job's counters, the concurrency slots and
+// the job's event stream move together, and a change from a state not allowed
+// is refused (at-least-once delivery makes late and repeated events normal).
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,16 +11,38 @@
 
 namespace muster::hub {
 
-inline constexpr const char* kTaskStates[] = {"pending",   "dispatched", "running", "succeeded",
-                                              "failed",    "timed_out",  "cancelled", "expired"};
+inline constexpr const char* kTaskStates[] = {"pending", "dispatched", "running",  "succeeded", "failed",
+                                              "timed_out", "cancelled", "expired", "skipped"};
 bool is_final_state(const std::string& state);
 
+struct TransitionOutcome {
+  bool moved = false;
+  bool job_finished = false;
+  bool job_halted = false;                  // this change reached the job's max_failures
+  std::optional<std::string> release_agent;  // a task that waited for a concurrency slot
+};
+
 // Moves the task of `agent_id` in `job_id` to `new_state` if its current state
-// is one of `allowed_from`, setting the extra field/value pairs. Returns
-// whether it moved. When the last task of a job reaches a final state, the
-// job gets its final state and finished_at.
-bool transition_task(Store& store, const std::string& job_id, const std::string& agent_id,
-                     const std::string& new_state, const std::vector<std::string>& allowed_from,
-                     const std::vector<std::string>& fields = {});
+// is one of `allowed_from`, setting the extra field/value pairs.
+TransitionOutcome transition_task(Store& store, const std::string& job_id, const std::string& agent_id,
+                                  const std::string& new_state, const std::vector<std::string>& allowed_from,
+                                  const std::vector<std::string>& fields = {});
+
+enum class Claim { send, wait_for_slot, ended, gone };
+
+// For the dispatcher: pending → dispatched if the job still wants it and a
+// concurrency slot is free; otherwise the task waits for a slot, or ends
+// (cancelled, skipped, expired) as the job says.
+Claim claim_for_dispatch(Store& store, const std::string& job_id, const std::string& agent_id,
+                         TransitionOutcome& outcome);
+
+// What follows a change: hand a freed slot to a waiting task, skip the rest
+// of a halted job, and let a finished job expire after its retention.
+void follow_up(Store& store, const std::string& job_id, const TransitionOutcome& outcome);
+
+// Appends the task to its agent's shard queue.
+void enqueue_task(Store& store, const std::string& job_id, const std::string& agent_id);
+
+std::string format_time(double unix_time);
 
 }  // namespace muster::hub

@@ -16,6 +16,13 @@ namespace muster::hub {
 namespace {
 
 constexpr const char* kTaskIdPrefix = "t:";
+constexpr const char* kCancelIdPrefix = "x:";
+// An unacknowledged task is sent again after this long (the agent's journal
+// makes a repeat harmless); a running task whose result has not come this
+// long after its timeout is given up as lost.
+constexpr double kAckWaitSeconds = 15;
+constexpr double kResultGraceSeconds = 60;
+constexpr long kSweepLimit = 500;
 constexpr const char* kControlIdPrefix = "c:";
 constexpr const char* kOnlineUsersId = "online-users";
 constexpr const char* kCommandsNs = "http://jabber.org/protocol/commands";
@@ -36,12 +43,6 @@ bool is_delivery_failure(const std::string& description) {
 
 bool starts_with(const std::string& text, const char* prefix) {
   return text.compare(0, std::strlen(prefix), prefix) == 0;
-}
-
-std::string format_time(double t) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6f", t);
-  return text;
 }
 
 void log(const std::string& line) { std::cerr << "muster-hub master: " << line << std::endl; }
@@ -114,6 +115,8 @@ void Master::dispatch_loop() {
   // acknowledged), then new ones.
   std::string queue_from = "0";
   std::string control_from = "0";
+  using Clock = std::chrono::steady_clock;
+  auto next_sweep = Clock::now();
   while (!stopping_) {
     try {
       if (client.isNull()) {
@@ -159,6 +162,10 @@ void Master::dispatch_loop() {
         queue_from = ">";
         control_from = ">";
       }
+      if (Clock::now() >= next_sweep) {
+        sweep();
+        next_sweep = Clock::now() + std::chrono::seconds(1);
+      }
     } catch (const std::exception& e) {
       log(std::string("store: ") + e.what() + "; retrying");
       client = nullptr;
@@ -167,27 +174,45 @@ void Master::dispatch_loop() {
   }
 }
 
+std::string Master::agent_jid(const std::string& agent_id) const {
+  return agent_id + "@" + region_.xmpp_domain + "/" + proto::kAgentResource;
+}
+
+void Master::park(const std::string& job_id, const std::string& agent_id) {
+  // Waits in the store until the agent's presence releases it, or until the
+  // job's delivery deadline expires it.
+  const Reply deadline = store_.run({"HGET", keys::job(job_id), "deadline"});
+  store_.pipeline({{"SADD", keys::parked(shard_, agent_id), job_id},
+                   {"ZADD", keys::parked_deadlines(shard_), deadline.text.empty() ? "+inf" : deadline.text,
+                    job_id + "|" + agent_id}});
+}
+
 void Master::dispatch(const std::string& job_id, const std::string& agent_id) {
   if (!proto::is_uuid(job_id) || !proto::is_uuid(agent_id)) return;
+  if (store_.run({"HGET", keys::agent(agent_id), "status"}).text != "online") {
+    if (store_.run({"HGET", keys::task(job_id, agent_id), "state"}).text == "pending") park(job_id, agent_id);
+    return;
+  }
+  TransitionOutcome ended;
+  switch (claim_for_dispatch(store_, job_id, agent_id, ended)) {
+    case Claim::send: break;
+    case Claim::ended: follow_up(store_, job_id, ended); return;
+    case Claim::wait_for_slot:
+    case Claim::gone: return;
+  }
+  store_.run({"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), job_id + "|" + agent_id});
+  send_task(job_id, agent_id);
+}
+
+void Master::send_task(const std::string& job_id, const std::string& agent_id) {
   const auto replies = store_.pipeline({
-      {"HMGET", keys::job(job_id), "command", "argv", "timeout_s", "output_quota", "cancel_requested"},
-      {"HMGET", keys::task(job_id, agent_id), "task_id", "state"},
-      {"HGET", keys::agent(agent_id), "status"},
+      {"HMGET", keys::job(job_id), "command", "argv", "timeout_s", "output_quota"},
+      {"HGET", keys::task(job_id, agent_id), "task_id"},
   });
   const Reply& job = replies[0];
-  const Reply& task = replies[1];
-  if (job.elements.size() != 5 || task.elements.size() != 2 || task.elements[1].text != "pending") return;
-  if (job.elements[4].text == "1") {
-    transition_task(store_, job_id, agent_id, "cancelled", {"pending"}, {"error", "cancelled before dispatch"});
-    return;
-  }
-  if (replies[2].text != "online") {
-    // Waits in the store until the agent's presence releases it.
-    store_.run({"SADD", keys::parked(shard_, agent_id), job_id});
-    return;
-  }
+  if (job.elements.size() != 4) return;
   proto::Task t;
-  t.task_id = task.elements[0].text;
+  t.task_id = replies[1].text;
   t.job_id = job_id;
   if (!job.elements[0].text.empty()) {
     t.command = job.elements[0].text;
@@ -196,18 +221,65 @@ void Master::dispatch(const std::string& job_id, const std::string& agent_id) {
   }
   t.timeout_s = std::stoll(job.elements[2].text.empty() ? "300" : job.elements[2].text);
   t.output_quota = std::stoll(job.elements[3].text.empty() ? "65536" : job.elements[3].text);
-  if (!transition_task(store_, job_id, agent_id, "dispatched", {"pending"}, {"dispatched_at", format_time(unix_time())})) {
-    return;
-  }
-  const std::string to = agent_id + "@" + region_.xmpp_domain + "/" + proto::kAgentResource;
-  link_.post([this, to, job_id, payload = proto::encode(t)] {
+  link_.post([this, to = agent_jid(agent_id), job_id, payload = proto::encode(t)] {
     auto iq = proto::make_payload_iq(link_.ctx(), "set", kTaskIdPrefix + job_id, to, proto::kTaskElement, payload);
     link_.send(iq.get());
   });
 }
 
+void Master::sweep() {
+  const std::string now = format_time(unix_time());
+  // Parked tasks whose job deadline passed: never delivered.
+  const Reply expired = store_.run({"ZRANGEBYSCORE", keys::parked_deadlines(shard_), "-inf", now, "LIMIT", "0",
+                                    std::to_string(kSweepLimit)});
+  for (const auto& member : expired.elements) {
+    const auto bar = member.text.find('|');
+    const std::string job_id = member.text.substr(0, bar), agent_id = member.text.substr(bar + 1);
+    const auto outcome = transition_task(store_, job_id, agent_id, "expired", {"pending"},
+                                         {"error", "not delivered before the job deadline (agent offline)",
+                                          "finished_at", now});
+    store_.pipeline({{"ZREM", keys::parked_deadlines(shard_), member.text},
+                     {"SREM", keys::parked(shard_, agent_id), job_id}});
+    follow_up(store_, job_id, outcome);
+  }
+  // Sent tasks to look at again.
+  const Reply due = store_.run({"ZRANGEBYSCORE", keys::inflight(shard_), "-inf", now, "LIMIT", "0",
+                                std::to_string(kSweepLimit)});
+  for (const auto& member : due.elements) {
+    const auto bar = member.text.find('|');
+    const std::string job_id = member.text.substr(0, bar), agent_id = member.text.substr(bar + 1);
+    const auto replies = store_.pipeline({{"HGET", keys::task(job_id, agent_id), "state"},
+                                          {"HGET", keys::agent(agent_id), "status"},
+                                          {"HGET", keys::job(job_id), "timeout_s"}});
+    const std::string& state = replies[0].text;
+    if (state == "dispatched" && replies[1].text == "online") {
+      store_.run({"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), member.text});
+      send_task(job_id, agent_id);
+    } else if (state == "dispatched") {
+      store_.run({"ZREM", keys::inflight(shard_), member.text});
+      const auto outcome = transition_task(store_, job_id, agent_id, "pending", {"dispatched"});
+      if (outcome.moved) park(job_id, agent_id);
+      follow_up(store_, job_id, outcome);
+    } else if (state == "running") {
+      store_.run({"ZREM", keys::inflight(shard_), member.text});
+      const auto outcome = transition_task(
+          store_, job_id, agent_id, "failed", {"running"},
+          {"error", "lost: no result within the task timeout plus " + std::to_string(static_cast<int>(kResultGraceSeconds)) +
+                        " s (the agent went away while running it)",
+           "finished_at", now});
+      follow_up(store_, job_id, outcome);
+    } else {
+      store_.run({"ZREM", keys::inflight(shard_), member.text});
+    }
+  }
+}
+
 void Master::handle_control(const Reply& fields) {
   const std::string op = fields.field("op").value_or("");
+  if (op == "cancel") {
+    cancel_running(fields.field("job").value_or(""));
+    return;
+  }
   const std::string request = fields.field("request").value_or("");
   if (op != "add-user" || !proto::is_uuid(request)) {
     log("ignoring unknown control request " + op);
@@ -224,6 +296,27 @@ void Master::handle_control(const Reply& fields) {
     send_admin_command(kControlIdPrefix + request, "add-user",
                        {{"accountjid", jid}, {"password", password}, {"password-verify", password}});
   });
+}
+
+void Master::cancel_running(const std::string& job_id) {
+  if (!proto::is_uuid(job_id)) return;
+  const Reply agents = store_.run({"LRANGE", keys::job_tasks(job_id), "0", "-1"});
+  std::vector<Command> reads;
+  for (const auto& agent : agents.elements) reads.push_back({"HMGET", keys::task(job_id, agent.text), "state", "shard", "task_id"});
+  const auto tasks = store_.pipeline(reads);
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const Reply& t = tasks[i];
+    if (t.elements.size() != 3 || t.elements[1].text != shard_) continue;
+    const std::string& state = t.elements[0].text;
+    if (state != "dispatched" && state != "running") continue;
+    // The agent kills the task's tree and reports it cancelled; an agent that
+    // has not seen the task yet remembers never to run it.
+    proto::CancelRequest cancel{t.elements[2].text, job_id};
+    link_.post([this, to = agent_jid(agents.elements[i].text), job_id, payload = proto::encode(cancel)] {
+      auto iq = proto::make_payload_iq(link_.ctx(), "set", kCancelIdPrefix + job_id, to, proto::kCancelElement, payload);
+      link_.send(iq.get());
+    });
+  }
 }
 
 // ---- XMPP thread -------------------------------------------------------
@@ -346,6 +439,7 @@ void Master::release_parked(const std::string& agent_id) {
   const auto replies = store_.pipeline({{"SMEMBERS", parked}, {"DEL", parked}});
   std::vector<Command> requeue;
   for (const auto& job : replies[0].elements) {
+    requeue.push_back({"ZREM", keys::parked_deadlines(shard_), job.text + "|" + agent_id});
     requeue.push_back({"XADD", keys::dispatch_queue(shard_), "*", "job", job.text, "agent", agent_id});
   }
   store_.pipeline(requeue);
@@ -353,20 +447,31 @@ void Master::release_parked(const std::string& agent_id) {
 
 void Master::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& job_id, bool ok) {
   if (!proto::is_uuid(job_id)) return;
+  const std::string member = job_id + "|" + agent_id;
   if (ok) {
-    transition_task(store_, job_id, agent_id, "running", {"dispatched"});
+    const auto outcome = transition_task(store_, job_id, agent_id, "running", {"dispatched"});
+    if (outcome.moved) {
+      const Reply timeout = store_.run({"HGET", keys::job(job_id), "timeout_s"});
+      const double give_up = unix_time() + std::stod(timeout.text.empty() ? "300" : timeout.text) + kResultGraceSeconds;
+      store_.run({"ZADD", keys::inflight(shard_), "XX", format_time(give_up), member});
+    }
     return;
   }
   const std::string why = proto::error_description(stanza);
   if (is_delivery_failure(why)) {
     // Not delivered: back to pending, parked until the agent is online again.
-    if (transition_task(store_, job_id, agent_id, "pending", {"dispatched"})) {
-      store_.pipeline({{"HSET", keys::agent(agent_id), "status", "offline"},
-                       {"SADD", keys::parked(shard_, agent_id), job_id}});
+    store_.run({"HSET", keys::agent(agent_id), "status", "offline"});
+    const auto outcome = transition_task(store_, job_id, agent_id, "pending", {"dispatched"});
+    if (outcome.moved) {
+      store_.run({"ZREM", keys::inflight(shard_), member});
+      park(job_id, agent_id);
     }
+    follow_up(store_, job_id, outcome);
   } else {
-    transition_task(store_, job_id, agent_id, "failed", {"dispatched", "running"},
-                    {"error", "refused by the agent: " + why, "finished_at", format_time(unix_time())});
+    store_.run({"ZREM", keys::inflight(shard_), member});
+    const auto outcome = transition_task(store_, job_id, agent_id, "failed", {"dispatched", "running"},
+                                         {"error", "refused by the agent: " + why, "finished_at", format_time(unix_time())});
+    follow_up(store_, job_id, outcome);
   }
 }
 
@@ -397,8 +502,10 @@ void Master::on_result(xmpp_stanza_t* stanza, const std::string& agent_id, const
   if (result->error) fields.insert(fields.end(), {"error", *result->error});
   // A repeated result (the agent resends until acked) finds the task final
   // already and changes nothing; it is acknowledged all the same.
-  transition_task(store_, result->job_id, agent_id, proto::to_string(result->state), {"pending", "dispatched", "running"},
-                  fields);
+  const auto outcome = transition_task(store_, result->job_id, agent_id, proto::to_string(result->state),
+                                       {"pending", "dispatched", "running"}, fields);
+  store_.run({"ZREM", keys::inflight(shard_), result->job_id + "|" + agent_id});
+  follow_up(store_, result->job_id, outcome);
   auto ack = proto::make_iq_result(link_.ctx(), id, from);
   link_.send(ack.get());
 }
@@ -408,8 +515,8 @@ void Master::on_output(const std::string& agent_id, const std::string& payload) 
   if (!chunk) return;
   const Reply task_id = store_.run({"HGET", keys::task(chunk->job_id, agent_id), "task_id"});
   if (task_id.text != chunk->task_id) return;
-  store_.run({"XADD", keys::job_output(chunk->job_id), "MAXLEN", "~", std::to_string(kOutputStreamLength), "*",
-              "agent", agent_id, "stream", chunk->stream == proto::Stream::stdout_stream ? "stdout" : "stderr", "seq",
+  store_.run({"XADD", keys::job_events(chunk->job_id), "MAXLEN", "~", std::to_string(kOutputStreamLength), "*",
+              "type", "output", "agent", agent_id, "stream", chunk->stream == proto::Stream::stdout_stream ? "stdout" : "stderr", "seq",
               std::to_string(chunk->seq), "data", chunk->data});
 }
 

@@ -30,6 +30,11 @@ class Master {
   void dispatch_loop();
   void ensure_groups(Poco::Redis::Client& client);
   void dispatch(const std::string& job_id, const std::string& agent_id);
+  void send_task(const std::string& job_id, const std::string& agent_id);
+  void park(const std::string& job_id, const std::string& agent_id);
+  void sweep();
+  void cancel_running(const std::string& job_id);
+  std::string agent_jid(const std::string& agent_id) const;
   void handle_control(const Reply& fields);
 
   // XMPP thread.

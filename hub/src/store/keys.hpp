@@ -16,7 +16,10 @@ inline std::string job_tasks(const std::string& job_id) { return "muster:job:{" 
 inline std::string task(const std::string& job_id, const std::string& agent_id) {
   return "muster:job:{" + job_id + "}:task:" + agent_id;
 }
-inline std::string job_output(const std::string& job_id) { return "muster:job:{" + job_id + "}:output"; }
+// Task state changes and output chunks, in order: what the events API streams.
+inline std::string job_events(const std::string& job_id) { return "muster:job:{" + job_id + "}:events"; }
+// Tasks waiting for one of the job's concurrency slots.
+inline std::string job_slot_queue(const std::string& job_id) { return "muster:job:{" + job_id + "}:waiting"; }
 
 // Per shard: tasks to dispatch, control requests for the master, and tasks
 // parked until their agent comes online.
@@ -25,6 +28,11 @@ inline std::string control_queue(const std::string& shard) { return "muster:cont
 inline std::string parked(const std::string& shard, const std::string& agent_id) {
   return "muster:parked:{" + shard + "}:" + agent_id;
 }
+// "<job>|<agent>" of parked tasks, scored by their job's delivery deadline.
+inline std::string parked_deadlines(const std::string& shard) { return "muster:parked-deadlines:{" + shard + "}"; }
+// "<job>|<agent>" of tasks sent and not finished, scored by when to look again:
+// resend an unacknowledged task, or give up on a result that never came.
+inline std::string inflight(const std::string& shard) { return "muster:inflight:{" + shard + "}"; }
 inline std::string reply(const std::string& request_id) { return "muster:reply:" + request_id; }
 // Shard ownership: the lease (holder token, short expiry) and its fencing counter.
 inline std::string shard_lease(const std::string& shard) { return "muster:lease:{" + shard + "}"; }

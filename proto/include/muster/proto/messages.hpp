@@ -19,6 +19,7 @@ inline constexpr const char* kResultElement = "result";
 inline constexpr const char* kOutputElement = "output";
 inline constexpr const char* kFactsElement = "facts";
 inline constexpr const char* kReasonElement = "reason";
+inline constexpr const char* kCancelElement = "cancel";
 inline constexpr const char* kAgentResource = "muster";
 
 inline constexpr std::int64_t kMaxTimeoutSeconds = 86400;
@@ -77,6 +78,12 @@ struct TaskResult {
   std::int64_t duration_ms = 0;
 };
 
+// Master → agent: stop this task (kill its tree) or never start it.
+struct CancelRequest {
+  std::string task_id;
+  std::string job_id;
+};
+
 struct Enrollment {
   std::string uuid;
   std::string jid;
@@ -93,12 +100,14 @@ std::string encode(const Task& task);
 std::string encode(const OutputChunk& chunk);
 std::string encode(const TaskResult& result);
 std::string encode(const Enrollment& enrollment);
+std::string encode(const CancelRequest& cancel);
 
 Result<Facts> decode_facts(const cJSON* object);
 Result<Task> decode_task(const cJSON* object);
 Result<OutputChunk> decode_output_chunk(const cJSON* object);
 Result<TaskResult> decode_task_result(const cJSON* object);
 Result<Enrollment> decode_enrollment(const cJSON* object);
+Result<CancelRequest> decode_cancel(const cJSON* object);
 
 // Text → message: parse_object then decode_*.
 Result<Facts> decode_facts(std::string_view text);
@@ -106,5 +115,6 @@ Result<Task> decode_task(std::string_view text);
 Result<OutputChunk> decode_output_chunk(std::string_view text);
 Result<TaskResult> decode_task_result(std::string_view text);
 Result<Enrollment> decode_enrollment(std::string_view text);
+Result<CancelRequest> decode_cancel(std::string_view text);
 
 }  // namespace muster::proto
