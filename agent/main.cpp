@@ -9,6 +9,7 @@
 #include "agent.hpp"
 #include "enroll.hpp"
 #include "log.hpp"
+#include "platform/startup.hpp"
 #include "version.hpp"
 
 namespace {
@@ -20,7 +21,6 @@ enum ExitCode { kOk = 0, kFailure = 1, kUsage = 2, kNoState = 3 };
 constexpr const char* kDefaultStateDir = "/var/lib/muster-agent";
 
 volatile std::sig_atomic_t g_stop = 0;
-void request_stop(int) { g_stop = 1; }
 
 int usage(const char* problem) {
   if (problem != nullptr) std::fprintf(stderr, "muster-agent: %s\n\n", problem);
@@ -94,11 +94,7 @@ int run_agent(const Args& args) {
     std::fprintf(stderr, "muster-agent: %s\n", opened.error().message.c_str());
     return kFailure;
   }
-  struct sigaction stop_action {};
-  stop_action.sa_handler = request_stop;
-  sigemptyset(&stop_action.sa_mask);
-  sigaction(SIGTERM, &stop_action, nullptr);
-  sigaction(SIGINT, &stop_action, nullptr);
+  platform::on_stop_request(&g_stop);
   agent.run(&g_stop);
   return kOk;
 }
@@ -106,8 +102,7 @@ int run_agent(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libstrophe writes without MSG_NOSIGNAL: a dead peer must not kill us.
-  std::signal(SIGPIPE, SIG_IGN);
+  platform::prepare_process();
   if (argc < 2) return usage(nullptr);
   const std::string command = argv[1];
   if (command == "version" || command == "--version") {

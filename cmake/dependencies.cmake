@@ -1,10 +1,80 @@
+# Two sources of third-party libraries, one switch:
+#  - MUSTER_DEPS_DIR empty (default): Debian's packages (ci/install-deps.sh),
+#    for development builds and the hub.
+#  - MUSTER_DEPS_DIR = a folder written by deps/build.sh TARGET (e.g.
+#    /var/cache/muster-deps/linux-x86_64-static): the pinned static builds
+#    (mbedTLS, expat, cJSON, curl, libstrophe 0.14.0 with our mbedTLS backend
+#    and patches, GoogleTest), for static and cross agents.
+# Either way the same targets exist, so proto/, agent/ and hub/ link the same
+# names: PkgConfig::STROPHE, muster_cjson, CURL::libcurl, muster_mbedcrypto,
+# Threads::Threads, GTest::gtest_main.
+set(MUSTER_DEPS_DIR "" CACHE PATH "Pinned dependency set from deps/build.sh (empty: Debian packages)")
+
+find_package(Threads REQUIRED)
+
+if(MUSTER_DEPS_DIR)
+  include("${MUSTER_DEPS_DIR}/muster-deps.cmake")
+  message(STATUS "Dependencies: pinned set for ${MUSTER_DEPS_TARGET} in ${MUSTER_DEPS_DIR}")
+
+  function(_muster_static_lib name path)
+    if(NOT EXISTS "${path}")
+      message(FATAL_ERROR "${path} is missing: run deps/build.sh ${MUSTER_DEPS_TARGET}")
+    endif()
+    add_library(${name} STATIC IMPORTED GLOBAL)
+    set_target_properties(${name} PROPERTIES IMPORTED_LOCATION "${path}")
+  endfunction()
+
+  _muster_static_lib(muster_dep_mbedtls "${MUSTER_DEP_MBEDTLS}/lib/libmbedtls.a")
+  _muster_static_lib(muster_dep_mbedx509 "${MUSTER_DEP_MBEDTLS}/lib/libmbedx509.a")
+  _muster_static_lib(muster_dep_mbedcrypto "${MUSTER_DEP_MBEDTLS}/lib/libmbedcrypto.a")
+  set_target_properties(muster_dep_mbedcrypto PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${MUSTER_DEP_MBEDTLS}/include"
+    INTERFACE_LINK_LIBRARIES "$<$<PLATFORM_ID:Windows>:bcrypt;advapi32>")
+  set_target_properties(muster_dep_mbedx509 PROPERTIES INTERFACE_LINK_LIBRARIES muster_dep_mbedcrypto)
+  set_target_properties(muster_dep_mbedtls PROPERTIES INTERFACE_LINK_LIBRARIES muster_dep_mbedx509)
+
+  _muster_static_lib(muster_dep_expat "${MUSTER_DEP_EXPAT}/lib/libexpat.a")
+  set_target_properties(muster_dep_expat PROPERTIES INTERFACE_COMPILE_DEFINITIONS XML_STATIC)
+
+  add_library(muster_mbedcrypto INTERFACE)
+  target_link_libraries(muster_mbedcrypto INTERFACE muster_dep_mbedcrypto)
+
+  _muster_static_lib(muster_dep_cjson "${MUSTER_DEP_CJSON}/lib/libcjson.a")
+  add_library(muster_cjson INTERFACE)
+  target_include_directories(muster_cjson SYSTEM INTERFACE "${MUSTER_DEP_CJSON}/include")
+  target_link_libraries(muster_cjson INTERFACE muster_dep_cjson)
+
+  _muster_static_lib(CURL::libcurl "${MUSTER_DEP_CURL}/lib/libcurl.a")
+  set_target_properties(CURL::libcurl PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${MUSTER_DEP_CURL}/include"
+    INTERFACE_COMPILE_DEFINITIONS CURL_STATICLIB
+    INTERFACE_LINK_LIBRARIES "muster_dep_mbedtls;Threads::Threads;$<$<PLATFORM_ID:Windows>:ws2_32;crypt32;bcrypt;advapi32>")
+
+  _muster_static_lib(PkgConfig::STROPHE "${MUSTER_DEP_LIBSTROPHE}/lib/libstrophe.a")
+  set_target_properties(PkgConfig::STROPHE PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${MUSTER_DEP_LIBSTROPHE}/include"
+    INTERFACE_LINK_LIBRARIES "muster_dep_mbedtls;muster_dep_expat;$<$<PLATFORM_ID:Linux>:resolv>;$<$<PLATFORM_ID:Windows>:ws2_32;iphlpapi;bcrypt;advapi32>")
+
+  if(MUSTER_BUILD_HUB)
+    find_package(Poco REQUIRED COMPONENTS Foundation Util Net NetSSL Crypto Redis)
+  endif()
+  if(MUSTER_BUILD_TESTS)
+    _muster_static_lib(GTest::gtest "${MUSTER_DEP_GOOGLETEST}/lib/libgtest.a")
+    set_target_properties(GTest::gtest PROPERTIES
+      INTERFACE_INCLUDE_DIRECTORIES "${MUSTER_DEP_GOOGLETEST}/include"
+      INTERFACE_LINK_LIBRARIES Threads::Threads)
+    _muster_static_lib(GTest::gtest_main "${MUSTER_DEP_GOOGLETEST}/lib/libgtest_main.a")
+    set_target_properties(GTest::gtest_main PROPERTIES INTERFACE_LINK_LIBRARIES GTest::gtest)
+    include(GoogleTest)
+  endif()
+  return()
+endif()
+
 # Development builds use Debian's packages (ci/install-deps.sh installs them).
-# The pinned static builds for cross targets live in deps/.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(STROPHE REQUIRED IMPORTED_TARGET libstrophe)
 find_package(cJSON REQUIRED)
 find_package(CURL REQUIRED)
-find_package(Threads REQUIRED)
 
 find_path(MBEDTLS_INCLUDE_DIR mbedtls/ctr_drbg.h REQUIRED)
 find_library(MBEDCRYPTO_LIBRARY mbedcrypto REQUIRED)

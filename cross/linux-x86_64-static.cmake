@@ -1,0 +1,7 @@
+# Linux x86_64, fully static agent (runs on old distros). Native compiler, so
+# no emulator is needed to run the unit tests.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR x86_64)
+set(CMAKE_C_COMPILER gcc)
+set(CMAKE_CXX_COMPILER g++)
+set(MUSTER_TARGET linux-x86_64-static CACHE STRING "Agent target (toolchain name)")
