@@ -315,11 +315,24 @@ class MusterStack:
             return json.load(f)
 
     def agent_journal(self, i):
+        """Task ids the agent started, in order, one entry per start.
+
+        docs/commands.md: one task id per line. Lines of the form
+        "start <task> [<job> ...]" are read as a start of <task> too; any other
+        multi-word line (e.g. a later "done <task>" record) is not a start.
+        """
+        ids = []
         try:
             with open(self.agent_dir(i) / "journal") as f:
-                return [line.strip() for line in f if line.strip()]
+                for line in f:
+                    words = line.split()
+                    if len(words) == 1:
+                        ids.append(words[0])
+                    elif len(words) >= 2 and words[0] == "start":
+                        ids.append(words[1])
         except FileNotFoundError:
-            return []
+            pass
+        return ids
 
     def agent_spool(self, i):
         spool = self.agent_dir(i) / "spool"
@@ -377,14 +390,20 @@ class MusterStack:
     def start_process(self, name):
         """Start a stopped process again with the same command line and wait until it serves."""
         proc = self.procs[name]
+        logins_before = self.component_logins()
         proc.start()
         if name == "redis":
             self._wait_port(proc, self.ports["redis"])
         elif name == "prosody":
             self._wait_port(proc, self.ports["c2s"])
             self._wait_port(proc, self.ports["component"])
+            hub = self.procs.get("hub")
+            if hub is not None and hub.alive():
+                wait_until(lambda: self.component_logins() > logins_before, 60,
+                           "the hub's component to log in to the restarted Prosody",
+                           interval=0.2, check=hub.check_running)
         elif name == "hub":
-            self.wait_hub()
+            self.wait_hub(logins_before)
         self.save_state()
 
     def restart_process(self, name, timeout=10.0):
@@ -558,13 +577,14 @@ component_secret = {self.component_secret}
         proc = Proc("hub", [require_binary(self.hub_bin), "--config", self.hub_config],
                     self.dir / "hub" / "hub.log", cwd=self.dir / "hub")
         self.procs["hub"] = proc
+        logins_before = self.component_logins()
         proc.start()
-        self.wait_hub()
+        self.wait_hub(logins_before)
 
-    def wait_hub(self, timeout=30):
-        """Wait for /healthz and for the hub's component to log in to Prosody."""
+    def wait_hub(self, logins_before, timeout=30):
+        """Wait for /healthz and for the hub's component to log in to Prosody
+        (more often than the logins_before counted before the hub started)."""
         proc = self.procs["hub"]
-        logins_before = getattr(self, "_component_logins_seen", 0)
 
         def healthy():
             status, body = self.api("GET", "/healthz", token=None, timeout=3)
@@ -575,7 +595,6 @@ component_secret = {self.component_secret}
         wait_until(lambda: self.component_logins() > logins_before, timeout,
                    f"component {SHARD} to authenticate to Prosody", interval=0.2,
                    check=proc.check_running)
-        self._component_logins_seen = self.component_logins()
 
     def create_admin_token(self):
         res = subprocess.run([require_binary(self.hub_bin), "admin-token", "--config",
