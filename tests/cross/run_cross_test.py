@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""End-to-end test of one agent artifact: run_cross_test.py TARGET SCENARIO
+
+Scenarios:
+  empty-chroot     static agent alone in an empty chroot (x86_64 natively,
+                   ARM through a static qemu-user copied in)
+  bullseye-chroot  static agent in a Debian 11 chroot (glibc 2.31) whose
+                   nsswitch.conf names modules a static binary must not load
+  emulator         the agent under its emulator on the host file system
+                   (qemu-user for ARM, wine for Windows)
+  wrong-ca         the agent enrolls, then its pinned XMPP CA is replaced by
+                   another CA: it must refuse the server and never come online
+
+Each boots a private Redis + Prosody + muster-hub (MusterStack), enrolls one
+agent (HTTPS, libcurl + mbedTLS), waits for it online (XMPP over TLS to the
+server by host name, libstrophe + our mbedTLS backend), runs a job on it and
+checks the reported result. Exit status: 0 pass, 1 fail, 77 skipped (artifact
+not built: run ci/cross.sh TARGET).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cross_stack import (QEMU, ChrootRunner, CrossAgentStack, HOSTILE_NSSWITCH, Runner,  # noqa: E402
+                         StackError, WineRunner, agent_binary, bullseye_rootfs, wait_until)
+
+SKIP = 77
+
+
+def say(msg):
+    print(f"[cross] {msg}", flush=True)
+
+
+def job_for(target, scenario, runner):
+    """A job that proves the task really ran where the agent runs."""
+    if target.startswith("windows"):
+        return {"command": "echo hello-from-windows", "targets": {"all": True}}, "hello-from-windows"
+    if scenario == "bullseye-chroot":
+        return ({"command": "echo hello-from-$(cat /etc/debian_version | cut -d. -f1)",
+                 "targets": {"all": True}}, "hello-from-11")
+    if scenario == "empty-chroot":
+        # The chroot holds no shell: the agent binary is the only program.
+        argv = ["/muster-agent", "version"]
+        if getattr(runner, "qemu", None):
+            argv = [f"/{runner.qemu}", *argv]
+        return {"argv": argv, "targets": {"all": True}}, "muster-agent"
+    return {"command": "echo hello-from-$(uname -m)", "targets": {"all": True}}, "hello-from-"
+
+
+def make_runner(target, scenario, work):
+    binary = agent_binary(target)
+    if not binary.exists():
+        say(f"SKIP: {binary} is not built (ci/cross.sh {target})")
+        sys.exit(SKIP)
+    qemu = QEMU.get(target)
+    if scenario == "empty-chroot":
+        return ChrootRunner(binary, work / "root", qemu=qemu)
+    if scenario == "bullseye-chroot":
+        base = bullseye_rootfs()
+        return ChrootRunner(binary, base, qemu=qemu, nsswitch=HOSTILE_NSSWITCH)
+    if scenario in ("emulator", "wrong-ca"):
+        if target.startswith("windows"):
+            return WineRunner(binary)
+        if qemu:
+            return Runner(binary, [qemu])
+        return Runner(binary)
+    raise SystemExit(f"unknown scenario {scenario}")
+
+
+def other_ca(work):
+    """A CA that never signed the XMPP server's certificate."""
+    d = work / "other-ca"
+    d.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                    "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"),
+                    "-subj", "/CN=Not the Muster CA", "-addext", "basicConstraints=critical,CA:TRUE"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (d / "ca.pem").read_text()
+
+
+def run(target, scenario):
+    work = Path(tempfile.mkdtemp(prefix=f"muster-cross-{target}-{scenario}-"))
+    runner = make_runner(target, scenario, work)
+    stack = CrossAgentStack(work / "stack", runner, agents=1, agent_log_level="debug")
+    ok = False
+    try:
+        t0 = time.time()
+        stack.start(agents_timeout=90)
+        uuid = stack.agent_uuids[1]
+        info = stack.agents()[uuid]
+        say(f"enrolled and online in {time.time() - t0:.1f} s: {uuid} "
+            f"os={info.get('os')} arch={info.get('arch')} status={info.get('status')}")
+        log = stack.agent_log(1)
+        connected = [ln for ln in log.splitlines() if "connected (TLS" in ln]
+        say(f"agent log: {connected[-1].strip() if connected else '(no connected line)'}")
+        if not connected or "TLS on" not in connected[-1]:
+            raise StackError("the agent did not report a TLS connection")
+
+        if scenario == "wrong-ca":
+            stack.stop_process("agent1")
+            ca_path = stack.agent_dir(1) / "xmpp-ca.pem"
+            ca_path.write_text(other_ca(work))
+            before = len(stack.agent_log(1))
+            stack.start_agent(1)
+
+            def refused():
+                return "certificate" in stack.agent_log(1)[before:].lower() and \
+                       "connection failed" in stack.agent_log(1)[before:]
+            wait_until(refused, 60, "the agent to refuse the server certificate", interval=0.5)
+            time.sleep(2)
+            later = stack.agent_log(1)[before:]
+            if "connected (TLS" in later:
+                raise StackError("the agent connected although the server certificate is from another CA")
+            for line in later.splitlines():
+                low = line.lower()
+                if "certificate" in low or "connection failed" in low:
+                    say(f"agent log: {line.strip()}")
+            status = stack.agents()[uuid].get("status")
+            say(f"hub sees the agent as: {status}")
+            if status == "online":
+                raise StackError("the hub still shows the agent online")
+            say("PASS: a server certificate from another CA is refused")
+            ok = True
+            return 0
+
+        job, expect = job_for(target, scenario, runner)
+        t1 = time.time()
+        done, tasks = stack.run_job({**job, "timeout_s": 60}, timeout=120)
+        task = tasks[uuid]
+        say(f"job {done['id']} {done['state']} in {time.time() - t1:.1f} s; task: state={task['state']} "
+            f"exit_code={task['exit_code']} stdout={task['stdout']!r} stderr={task['stderr']!r}")
+        if task["state"] != "succeeded" or expect not in task["stdout"]:
+            raise StackError(f"unexpected task result: {task}")
+        say(f"PASS: {target} {scenario}")
+        ok = True
+        return 0
+    except StackError as e:
+        say(f"FAIL: {e}")
+        return 1
+    finally:
+        stack.stop()
+        if not ok or os.environ.get("MUSTER_KEEP_STATE") == "1":
+            say(f"state kept in {work}")
+            log = stack.agent_log(1)
+            if log and not ok:
+                say("agent log tail:\n" + "\n".join(log.splitlines()[-25:]))
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__)
+    sys.exit(run(sys.argv[1], sys.argv[2]))
