@@ -148,10 +148,22 @@ def pid_cmdline(pid):
 # processes
 
 
+def _die_with_parent():
+    """In the child before exec: get SIGTERM when the test process dies, even by SIGKILL
+    (e.g. a CTest timeout), so no stack outlives its test."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort; stop() and atexit still apply
+        pass
+
+
 class Proc:
     """One child process in its own process group (session), logging to a file."""
 
-    def __init__(self, name, argv, log, cwd=None, env=None):
+    def __init__(self, name, argv, log, cwd=None, env=None, tied=True):
+        self.tied = tied  # dies with the Python process that started it (not for `up`)
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log = Path(log)
@@ -171,7 +183,8 @@ class Proc:
             try:
                 self.popen = subprocess.Popen(
                     self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                    cwd=self.cwd, env=self.env, start_new_session=True)
+                    cwd=self.cwd, env=self.env, start_new_session=True,
+                    preexec_fn=_die_with_parent if self.tied else None)
             except OSError as e:
                 raise StackError(f"cannot start {self.name} ({self.argv[0]}): {e}") from e
         self.pid = self.popen.pid
@@ -465,7 +478,8 @@ class MusterStack:
             "save \"\"",
             "",
         ]))
-        proc = Proc("redis", [require_tool("redis-server"), conf], rdir / "redis.out").start()
+        proc = Proc("redis", [require_tool("redis-server"), conf], rdir / "redis.out",
+                    tied=not self.detached).start()
         self.procs["redis"] = proc
         self._wait_port(proc, port)
         wait_until(lambda: self.redis_cli("PING").strip() == "PONG", 15, "redis PING",
@@ -524,7 +538,7 @@ Component "{SHARD}"
     component_secret = "{self.component_secret}"
 """)
         proc = Proc("prosody", [require_tool("prosody"), "-F", "--config", conf],
-                    pdir / "prosody.out", cwd=pdir).start()
+                    pdir / "prosody.out", cwd=pdir, tied=not self.detached).start()
         self.procs["prosody"] = proc
         self._wait_port(proc, c2s)
         self._wait_port(proc, comp)
@@ -575,7 +589,7 @@ component_secret = {self.component_secret}
     def start_hub(self):
         self.write_hub_config()
         proc = Proc("hub", [require_binary(self.hub_bin), "--config", self.hub_config],
-                    self.dir / "hub" / "hub.log", cwd=self.dir / "hub")
+                    self.dir / "hub" / "hub.log", cwd=self.dir / "hub", tied=not self.detached)
         self.procs["hub"] = proc
         logins_before = self.component_logins()
         proc.start()
@@ -642,7 +656,7 @@ component_secret = {self.component_secret}
         if name not in self.procs:
             self.procs[name] = Proc(name, [require_binary(self.agent_bin), "run", "--state-dir",
                                            adir, "--log-level", self.agent_log_level],
-                                    adir / "agent.log", cwd=adir)
+                                    adir / "agent.log", cwd=adir, tied=not self.detached)
         self.procs[name].start()
         return self.procs[name]
 
