@@ -147,6 +147,34 @@ class ApiErrorsTest(StackTestCase):
         status, body = api("GET", "/api/v1/jobs", token=self.viewer_token)
         self.assertEqual(status, 200, body)
 
+    def test_token_roles(self):
+        api = self.stack.api
+        status, body = api("POST", "/api/v1/tokens",
+                           {"kind": "api", "role": "operator", "ttl_s": 3600})
+        self.assertEqual(status, 201, body)
+        self.assertEqual((body["kind"], body["role"]), ("api", "operator"), body)
+        operator = body["token"]
+        before = self.snapshot()
+        self.assertApiError(api("POST", "/api/v1/tokens",
+                                {"kind": "api", "role": "viewer", "ttl_s": 60}, token=operator),
+                            403, "forbidden", "operator creates a token")
+        self.assertApiError(api("POST", "/api/v1/tokens", {"kind": "root", "ttl_s": 60}),
+                            400, "invalid_field", "unknown token kind")
+        self.assertApiError(api("POST", "/api/v1/tokens", {"kind": "api", "role": "god",
+                                                            "ttl_s": 60}),
+                            400, "invalid_field", "unknown role")
+        self.assertApiError(api("POST", "/api/v1/tokens", {"kind": "enroll", "uses": 0,
+                                                            "ttl_s": 60}),
+                            400, "invalid_field", "enrollment token with no uses")
+        self.assertUnchanged(before)
+
+        # An operator may submit.
+        status, body = api("POST", "/api/v1/jobs",
+                           {"command": "true", "targets": {"agents": [self.uuid(1)]}},
+                           token=operator)
+        self.assertEqual(status, 201, body)
+        self.assertEqual(self.stack.wait_job(body["id"], timeout=60)["state"], "succeeded")
+
     def test_oversized_body(self):
         before = self.snapshot()
         big = json.dumps({"command": "echo " + "x" * (1024 * 1024 + 100),
