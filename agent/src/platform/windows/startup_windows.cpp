@@ -1,0 +1,37 @@
+#include <windows.h>
+
+#include "platform/startup.hpp"
+
+namespace muster::agent::platform {
+namespace {
+
+volatile std::sig_atomic_t* g_stop_flag = nullptr;
+
+// Runs on a thread the system creates for the console event.
+BOOL WINAPI on_console_event(DWORD event) {
+  switch (event) {
+    case CTRL_C_EVENT:
+    case CTRL_BREAK_EVENT:
+    case CTRL_CLOSE_EVENT:
+    case CTRL_SHUTDOWN_EVENT:
+      if (g_stop_flag != nullptr) *g_stop_flag = 1;
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+}  // namespace
+
+void prepare_process() {
+  // No error dialogs (missing media, crashes) for an unattended agent or
+  // the tasks it starts; they inherit the mode.
+  ::SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
+}
+
+void on_stop_request(volatile std::sig_atomic_t* flag) {
+  g_stop_flag = flag;
+  ::SetConsoleCtrlHandler(on_console_event, TRUE);
+}
+
+}  // namespace muster::agent::platform
