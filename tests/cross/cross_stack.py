@@ -88,6 +88,13 @@ class ChrootRunner(Runner):
         (etc / "hosts").write_text(f"127.0.0.1 localhost {XMPP_DOMAIN}\n")
         # Nothing answers DNS on loopback: names must come from /etc/hosts.
         (etc / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        # A root agent runs tasks as "nobody" (--task-user): the one account
+        # an otherwise empty root must know (read through glibc's built-in
+        # "files" service).
+        if not (etc / "passwd").exists():
+            (etc / "passwd").write_text("root:x:0:0:root:/:/nonexistent\n"
+                                        "nobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n")
+            (etc / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
         if self.nsswitch is not None:
             (etc / "nsswitch.conf").write_text(self.nsswitch)
         if self.qemu:

@@ -2,8 +2,10 @@
 """End-to-end test of one agent artifact: run_cross_test.py TARGET SCENARIO
 
 Scenarios:
-  empty-chroot     static agent alone in an empty chroot (x86_64 natively,
-                   ARM through a static qemu-user copied in)
+  empty-chroot     static agent alone in an empty chroot: itself, /etc/hosts,
+                   /etc/resolv.conf, the CA and /etc/passwd+group naming the
+                   task account "nobody" (x86_64 natively, ARM through a
+                   static qemu-user copied in)
   bullseye-chroot  static agent in a Debian 11 chroot (glibc 2.31) whose
                    nsswitch.conf names modules a static binary must not load
   emulator         the agent under its emulator on the host file system
