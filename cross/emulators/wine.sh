@@ -15,9 +15,14 @@ export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=}"
 gcc_dll_dir="$(dirname "$(x86_64-w64-mingw32-g++-posix -print-file-name=libstdc++-6.dll)")"
 export WINEPATH="${WINEPATH:+$WINEPATH;}$gcc_dll_dir;/usr/x86_64-w64-mingw32/lib"
 mkdir -p "$WINEPREFIX"
-wineserver -p120 </dev/null >/dev/null 2>&1 || true
-if [ ! -f "$WINEPREFIX/.muster-ready" ]; then
-  wineboot --init </dev/null >/dev/null 2>&1 || true
-  touch "$WINEPREFIX/.muster-ready"
+if wineserver -p120 </dev/null >/dev/null 2>&1; then
+  # A new server: start the prefix's services (services.exe, explorer, ...)
+  # now, detached from our output, rather than from the program below.
+  if [ ! -f "$WINEPREFIX/.muster-ready" ]; then
+    wineboot --init </dev/null >/dev/null 2>&1 || true
+    touch "$WINEPREFIX/.muster-ready"
+  else
+    wine wineboot </dev/null >/dev/null 2>&1 || true
+  fi
 fi
 exec wine "$@"
