@@ -4,7 +4,7 @@ import json
 import unittest
 import uuid
 
-from stackcase import StackTestCase
+from stackcase import StackTestCase, wait_until
 
 VALID = {"command": "true", "targets": {"all": True}}
 
@@ -23,9 +23,28 @@ class ApiErrorsTest(StackTestCase):
         cls.enroll_only_token = stack.create_enroll_token(5)
 
     def snapshot(self):
-        status, body = self.stack.api("GET", "/api/v1/jobs")
-        self.assertEqual(status, 200, body)
-        return len(body["jobs"]), [j["id"] for j in body["jobs"]], self.stack.redis_dbsize()
+        """(job count, job ids, store key count) once no job runs and the store is quiet."""
+        def quiet_jobs():
+            status, body = self.stack.api("GET", "/api/v1/jobs")
+            self.assertEqual(status, 200, body)
+            if any(j["state"] == "running" for j in body["jobs"]):
+                return None
+            return (body["jobs"],)  # a tuple, so that an empty list counts as done
+
+        (jobs,) = wait_until(quiet_jobs, 60, "every job to finish before comparing the store")
+        return len(jobs), [j["id"] for j in jobs], self.settled_dbsize()
+
+    def settled_dbsize(self, readings=5, timeout=20):
+        """DBSIZE once it read the same value `readings` times in a row, 0.2 s apart
+        (background work of the hub, e.g. leases, must not count as a change)."""
+        seen = []
+
+        def stable():
+            seen.append(self.stack.redis_dbsize())
+            return len(seen) >= readings and len(set(seen[-readings:])) == 1
+
+        wait_until(stable, timeout, "the store's key count to settle", interval=0.2)
+        return seen[-1]
 
     def assertUnchanged(self, before):
         self.assertEqual(self.snapshot(), before, "a refused request changed the store")

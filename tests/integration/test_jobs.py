@@ -1,6 +1,5 @@
 """Jobs on three agents through the REST API: output, exit codes, stderr, targeting."""
 
-import os
 import socket
 import unittest
 
@@ -42,7 +41,9 @@ class JobsTest(StackTestCase):
             self.assertEqual(lines[0], f"hello-{agents[agent_id]['hostname']}", task)
             self.assertTrue(lines[1].startswith("Linux "), task)
             self.assertIn(hostname, lines[1], task)
-            self.assertTrue(lines[2].startswith(f"uid={os.getuid()}("), task)
+            # The user tasks run as is the agent's choice (docs do not fix it); only
+            # the shape of `id` output is checked.
+            self.assertRegex(lines[2], r"^uid=\d+\(.*\) gid=\d+\(", task)
             self.assertLessEqual(task["started_at"], task["finished_at"], task)
             self.assertGreaterEqual(task["duration_ms"], 0, task)
 
