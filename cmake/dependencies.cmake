@@ -50,10 +50,19 @@ if(MUSTER_DEPS_DIR)
     INTERFACE_COMPILE_DEFINITIONS CURL_STATICLIB
     INTERFACE_LINK_LIBRARIES "muster_dep_mbedtls;Threads::Threads;$<$<PLATFORM_ID:Windows>:ws2_32;crypt32;bcrypt;advapi32>")
 
+  # The hub also loads Poco's XML, linked to Debian's shared libexpat; a
+  # static expat in the same executable would interpose its symbols on Poco.
+  # So a build with the hub gives libstrophe Debian's libexpat (2.5.0 with
+  # the same Debian patches), and agent-only builds the pinned static one.
+  set(_muster_strophe_expat muster_dep_expat)
+  if(MUSTER_BUILD_HUB)
+    find_package(EXPAT REQUIRED)
+    set(_muster_strophe_expat EXPAT::EXPAT)
+  endif()
   _muster_static_lib(PkgConfig::STROPHE "${MUSTER_DEP_LIBSTROPHE}/lib/libstrophe.a")
   set_target_properties(PkgConfig::STROPHE PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES "${MUSTER_DEP_LIBSTROPHE}/include"
-    INTERFACE_LINK_LIBRARIES "muster_dep_mbedtls;muster_dep_expat;$<$<PLATFORM_ID:Linux>:resolv>;$<$<PLATFORM_ID:Windows>:ws2_32;iphlpapi;bcrypt;advapi32>")
+    INTERFACE_LINK_LIBRARIES "muster_dep_mbedtls;${_muster_strophe_expat};$<$<PLATFORM_ID:Linux>:resolv>;$<$<PLATFORM_ID:Windows>:ws2_32;iphlpapi;bcrypt;advapi32>")
 
   if(MUSTER_BUILD_HUB)
     find_package(Poco REQUIRED COMPONENTS Foundation Util Net NetSSL Crypto Redis)

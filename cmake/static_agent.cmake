@@ -32,5 +32,8 @@ if(MUSTER_DEPS_DIR)
   elseif(WIN32)
     target_link_options(muster_static_runtime INTERFACE -static -static-libgcc -static-libstdc++)
   endif()
+  # Drop unreferenced sections of the static archives (about 450 KB of the
+  # x86_64 agent).
+  target_link_options(muster_static_runtime INTERFACE -Wl,--gc-sections)
   message(STATUS "Agent link: static (static-pie: ${MUSTER_STATIC_PIE})")
 endif()
