@@ -17,7 +17,8 @@ case "${1:-start}" in
     ci/install-deps.sh
     ci/build.sh dev
     export MUSTER_BUILD_DIR="$PWD/build/dev"
-    exec "${stack[@]}" demo --dir "$dir"
+    "${stack[@]}" demo --dir "$dir"
+    echo "(or: ci/demo.sh stop${MUSTER_DEMO_DIR:+, with the same MUSTER_DEMO_DIR})"
     ;;
   *)
     echo "usage: ci/demo.sh [stop]" >&2
