@@ -12,3 +12,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # binaries ignore it.
 set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 set(MUSTER_TARGET linux-aarch64 CACHE STRING "Agent target (toolchain name)")
+# Every function and object in its own section, in all libraries and our
+# code, so the agent's --gc-sections link drops what it never calls.
+add_compile_options(-ffunction-sections -fdata-sections)

@@ -14,3 +14,6 @@ set(MUSTER_TARGET linux-armhf CACHE STRING "Agent target (toolchain name)")
 # large files, dates past 2038, and readdir() that copes with 64-bit
 # directory cookies (ext4 hands them out to qemu-user and to compat tasks).
 add_compile_definitions(_FILE_OFFSET_BITS=64 _TIME_BITS=64)
+# Every function and object in its own section, in all libraries and our
+# code, so the agent's --gc-sections link drops what it never calls.
+add_compile_options(-ffunction-sections -fdata-sections)

@@ -19,3 +19,6 @@ set(MUSTER_TARGET windows-x86_64 CACHE STRING "Agent target (toolchain name)")
 # would reject %zu; format checking stays on in every Linux build.
 add_compile_definitions(__USE_MINGW_ANSI_STDIO=1)
 add_compile_options(-Wno-format)
+# Every function and object in its own section, in all libraries and our
+# code, so the agent's --gc-sections link drops what it never calls.
+add_compile_options(-ffunction-sections -fdata-sections)

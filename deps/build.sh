@@ -138,6 +138,12 @@ build() {
   cmake --install "$bdir" >> "$bdir.log" 2>&1 || die "$name: install failed (log: $bdir.log)"
   touch "$prefix/.complete"
   rm -rf "$bdir"
+  # Older builds of this library for this target (other key or version) are
+  # no longer referenced by muster-deps.cmake once this run finishes.
+  local old
+  for old in "$cache/$target/$name"-*; do
+    [ "$old" != "$prefix" ] && [ -d "$old" ] && rm -rf "$old" "$cache/$target/build/${old##*/}.log"
+  done
   log "$name $UPVER: built in $(( $(date +%s) - start )) s"
 }
 
