@@ -27,7 +27,7 @@ int usage(const char* problem) {
   std::fprintf(stderr,
                "usage:\n"
                "  muster-agent enroll --hub URL --token TOKEN [--ca FILE] [--label KEY=VALUE ...] [--state-dir DIR]\n"
-               "  muster-agent run [--state-dir DIR] [--log-level error|warn|info|debug]\n"
+               "  muster-agent run [--state-dir DIR] [--task-user USER] [--log-level error|warn|info|debug]\n"
                "  muster-agent version\n"
                "\nDefault state directory: %s\n",
                kDefaultStateDir);
@@ -36,6 +36,8 @@ int usage(const char* problem) {
 
 struct Args {
   std::string hub, token, ca, state_dir = kDefaultStateDir, log_level = "info";
+  // A root agent runs tasks as this account unless a task is signed as_root.
+  std::string task_user = "nobody";
   muster::proto::StringMap labels;
 };
 
@@ -53,6 +55,8 @@ std::string parse_args(const std::vector<std::string>& argv, Args& args) {
       args.ca = value;
     } else if (flag == "--state-dir") {
       args.state_dir = value;
+    } else if (flag == "--task-user") {
+      args.task_user = value;
     } else if (flag == "--log-level") {
       args.log_level = value;
     } else if (flag == "--label") {
@@ -89,7 +93,7 @@ int run_agent(const Args& args) {
     std::fprintf(stderr, "muster-agent: not enrolled? %s\n", state.error().message.c_str());
     return kNoState;
   }
-  Agent agent(paths, std::move(*state));
+  Agent agent(paths, std::move(*state), args.task_user);
   if (auto opened = agent.open(); !opened) {
     std::fprintf(stderr, "muster-agent: %s\n", opened.error().message.c_str());
     return kFailure;

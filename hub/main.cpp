@@ -54,6 +54,7 @@ int serve(const HubConfig& config) {
 
   Store store(store_config(config), static_cast<std::size_t>(config.api_threads) + 4);
   Auth auth(store);
+  ApiKeys keys;
   std::unique_ptr<Agents> agents;
   std::unique_ptr<Jobs> jobs;
   std::unique_ptr<HttpApi> api;
@@ -63,8 +64,9 @@ int serve(const HubConfig& config) {
     master->start();
   }
   if (config.runs_api()) {
-    agents = std::make_unique<Agents>(store, auth, config);
-    jobs = std::make_unique<Jobs>(store, *agents, config);
+    keys = ApiKeys::load(config);
+    agents = std::make_unique<Agents>(store, auth, config, keys);
+    jobs = std::make_unique<Jobs>(store, *agents, config, keys);
     api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs});
     api->start();
     std::cerr << "muster-hub: api listening on " << (config.tls_cert.empty() ? "http://" : "https://")

@@ -42,7 +42,7 @@ bool starts_with(const std::string& text, const char* prefix) {
 
 }  // namespace
 
-Agent::Agent(StatePaths paths, AgentState state)
+Agent::Agent(StatePaths paths, AgentState state, std::string task_user)
     : paths_(std::move(paths)),
       state_(std::move(state)),
       journal_(paths_.journal_file()),
@@ -54,7 +54,7 @@ Agent::Agent(StatePaths paths, AgentState state)
                                                        proto::encode(chunk));
             xmpp_send(conn_, message.get());
           },
-          [this](const proto::TaskResult& result) { keep_result(result); }) {}
+          [this](const proto::TaskResult& result) { keep_result(result); }, std::move(task_user)) {}
 
 void Agent::keep_result(const proto::TaskResult& result) {
   if (auto put = spool_.put(result); !put) {
@@ -90,6 +90,9 @@ Agent::~Agent() {
 
 proto::Status Agent::open() {
   if (auto made = platform::make_private_dir(paths_.dir); !made) return made;
+  auto verifier = proto::Verifier::from_pems(state_.enrollment.signing_keys);
+  if (!verifier) return proto::Error{verifier.error().code, "pinned signing keys: " + verifier.error().message};
+  verifier_ = std::move(*verifier);
   if (auto loaded = journal_.load(); !loaded) return loaded;
   if (auto loaded = spool_.load(); !loaded) return loaded;
   platform::adopt_orphans();
@@ -230,6 +233,11 @@ void Agent::handle_task(xmpp_stanza_t* iq, const std::string& id) {
   if (!task) {
     LOG_WARN("refused a malformed task: %s", task.error().message.c_str());
     refuse(id, from, "modify", "bad-request", task.error().message);
+    return;
+  }
+  if (auto verified = proto::verify_task(*task, state_.enrollment.uuid, *verifier_, unix_now()); !verified) {
+    LOG_WARN("refused task %s from %s: %s", task->task_id.c_str(), from.c_str(), verified.error().message.c_str());
+    refuse(id, from, "auth", "not-authorized", verified.error().message);
     return;
   }
   if (journal_.contains(task->task_id)) {

@@ -8,6 +8,7 @@
 #include <strophe.h>
 
 #include "journal.hpp"
+#include "muster/proto/signing.hpp"
 #include "spool.hpp"
 #include "state.hpp"
 #include "task_runner.hpp"
@@ -16,7 +17,8 @@ namespace muster::agent {
 
 class Agent {
  public:
-  Agent(StatePaths paths, AgentState state);
+  // `task_user`: the account tasks run as when the agent runs as root.
+  Agent(StatePaths paths, AgentState state, std::string task_user);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -55,6 +57,7 @@ class Agent {
   StatePaths paths_;
   AgentState state_;
   Journal journal_;
+  std::optional<proto::Verifier> verifier_;
   Spool spool_;
   TaskRunner runner_;
   xmpp_ctx_t* ctx_ = nullptr;

@@ -16,13 +16,14 @@ double unix_now() {
   return static_cast<double>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()) / 1e6;
 }
 
-TaskRunner::TaskRunner(ChunkSink on_chunk, ResultSink on_result)
-    : on_chunk_(std::move(on_chunk)), on_result_(std::move(on_result)) {}
+TaskRunner::TaskRunner(ChunkSink on_chunk, ResultSink on_result, std::string task_user)
+    : task_user_(std::move(task_user)), on_chunk_(std::move(on_chunk)), on_result_(std::move(on_result)) {}
 
 void TaskRunner::start(const proto::Task& task) {
   platform::ProcessSpec spec;
   spec.shell_command = task.command;
   spec.argv = task.argv;
+  if (!task.as_root) spec.run_as_user = task_user_;
   const double started_at = unix_now();
   auto child = platform::start_process(spec);
   if (!child) {
@@ -58,6 +59,29 @@ std::size_t complete_utf8_prefix(std::string_view bytes) {
     return need > back ? n - back : n;
   }
   return n;
+}
+
+// Bytes the result will take in its stanza: JSON plus XML escaping.
+std::size_t stanza_estimate(const std::string& json) {
+  std::size_t n = json.size() + 512;
+  for (char c : json) {
+    if (c == '<' || c == '>' || c == '&' || c == '"' || c == '\'') n += 5;
+  }
+  return n;
+}
+
+// Drops more of the middle of the larger stream until the result fits in one
+// stanza, so that it is always deliverable; the drop is counted.
+void fit_in_stanza(proto::TaskResult& result) {
+  while (stanza_estimate(proto::encode(result)) > proto::kMaxResultStanzaBytes) {
+    const bool out = result.stdout_text.size() >= result.stderr_text.size();
+    std::string& text = out ? result.stdout_text : result.stderr_text;
+    if (text.empty()) return;
+    const std::size_t keep = text.size() / 4;
+    const std::size_t removed = text.size() - 2 * keep;
+    text = proto::to_xml_safe_utf8(text.substr(0, keep) + text.substr(text.size() - keep));
+    (out ? result.stdout_dropped : result.stderr_dropped) += static_cast<std::int64_t>(removed);
+  }
 }
 
 }  // namespace
@@ -115,6 +139,7 @@ proto::TaskResult TaskRunner::finish(Running& r, std::optional<std::string> erro
   } else {
     result.state = result.exit_code == 0 ? proto::TaskOutcome::succeeded : proto::TaskOutcome::failed;
   }
+  fit_in_stanza(result);
   return result;
 }
 

@@ -18,7 +18,9 @@ class TaskRunner {
   using ChunkSink = std::function<void(const proto::OutputChunk&)>;
   using ResultSink = std::function<void(const proto::TaskResult&)>;
 
-  TaskRunner(ChunkSink on_chunk, ResultSink on_result);
+  // `task_user`: the account tasks run as when the agent is privileged,
+  // unless a task is signed as_root.
+  TaskRunner(ChunkSink on_chunk, ResultSink on_result, std::string task_user = {});
 
   // Starts the task; a task that cannot start produces a failed result at once.
   void start(const proto::Task& task);
@@ -57,6 +59,7 @@ class TaskRunner {
   void drain(Running& r);
   proto::TaskResult finish(Running& r, std::optional<std::string> error);
 
+  std::string task_user_;
   ChunkSink on_chunk_;
   ResultSink on_result_;
   std::map<std::string, std::unique_ptr<Running>> tasks_;

@@ -369,6 +369,7 @@ AgentState sample_state() {
   s.enrollment.xmpp_domain = "muster.example";
   s.enrollment.ca_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
   s.enrollment.master_jid = "master@muster.example/muster";
+  s.enrollment.signing_keys = {"-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"};
   s.hub_url = "https://hub.example:8443";
   s.labels = {{"role", "web"}, {"zone", "eu-1"}};
   return s;

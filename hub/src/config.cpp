@@ -130,6 +130,10 @@ HubConfig load_config(const std::string& path) {
   c.api_threads = ini->getInt("api.threads", 16);
   if (c.api_threads < 1 || c.api_threads > 1024) throw ConfigError("api.threads must be 1..1024");
   c.job_retention_s = ini->getInt("api.job_retention_s", 7 * 86400);
+  const auto slash = path.rfind('/');
+  const std::string config_dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  c.signing_key = ini->getString("api.signing_key", config_dir + "/signing-key.pem");
+  c.trusted_keys = split_list(ini->getString("api.trusted_keys", ""));
   if (c.job_retention_s < 60) throw ConfigError("api.job_retention_s must be at least 60");
 
   c.store_host = ini->getString("store.host", "127.0.0.1");

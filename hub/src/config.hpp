@@ -30,6 +30,10 @@ struct HubConfig {
   std::string tls_cert;
   std::string tls_key;
   int api_threads = 16;
+  // The api's ECDSA P-256 key (created if missing) and other public keys that
+  // agents should also trust, e.g. the next key during a rollover.
+  std::string signing_key;
+  std::vector<std::string> trusted_keys;
 
   std::string store_host = "127.0.0.1";
   unsigned short store_port = 6379;

@@ -288,6 +288,17 @@ FieldReader& FieldReader::only(std::initializer_list<const char*> known) {
   return *this;
 }
 
+FieldReader& FieldReader::no_nulls() {
+  if (error_) return *this;
+  for (const cJSON* child = object_->child; child != nullptr; child = child->next) {
+    if (cJSON_IsNull(child)) {
+      record(ErrorCode::invalid_field, child->string, "must not be null (leave it out for the default)");
+      break;
+    }
+  }
+  return *this;
+}
+
 FieldReader& FieldReader::version(std::int64_t supported) {
   std::int64_t v = supported;
   optional("v", v, 0, 1000);

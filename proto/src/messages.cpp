@@ -77,14 +77,27 @@ std::string encode(const Task& task) {
   } else {
     b.add("argv", task.argv);
   }
-  return b.add("timeout_s", task.timeout_s).add("output_quota", task.output_quota).dump();
+  b.add("timeout_s", task.timeout_s).add("output_quota", task.output_quota);
+  if (task.as_root) b.add("as_root", true);
+  if (task.auth) {
+    JsonBuilder auth;
+    auth.add("key", task.auth->key_id)
+        .add("sig", task.auth->signature)
+        .add("statement", task.auth->statement)
+        .add("proof", task.auth->proof);
+    b.add_node("auth", auth.release());
+  }
+  return b.dump();
 }
 
 Result<Task> decode_task(const cJSON* object) {
   Task t;
   FieldReader r(object, "task");
-  r.only({"v", "task_id", "job_id", "command", "argv", "timeout_s", "output_quota"})
+  const cJSON* auth = nullptr;
+  r.only({"v", "task_id", "job_id", "command", "argv", "timeout_s", "output_quota", "as_root", "auth"})
       .version(kProtocolVersion)
+      .optional("as_root", t.as_root)
+      .optional_object("auth", auth)
       .required("task_id", t.task_id, 36)
       .required("job_id", t.job_id, 36)
       .optional("command", t.command, kMaxCommandBytes)
@@ -99,6 +112,17 @@ Result<Task> decode_task(const cJSON* object) {
   if (r.ok() && t.command && t.command->empty()) r.fail(ErrorCode::invalid_field, "task.command is empty");
   if (r.ok() && !t.command && t.argv.empty()) r.fail(ErrorCode::invalid_field, "task.argv is empty");
   if (!r.ok()) return *r.error();
+  if (auth != nullptr) {
+    TaskAuth a;
+    FieldReader ar(auth, "task.auth");
+    ar.only({"key", "sig", "statement", "proof"})
+        .required("key", a.key_id, 64)
+        .required("sig", a.signature, 512)
+        .required("statement", a.statement, kMaxCommandBytes * 5)
+        .optional("proof", a.proof, 64, 65);
+    if (!ar.ok()) return *ar.error();
+    t.auth = std::move(a);
+  }
   return t;
 }
 
@@ -208,6 +232,7 @@ std::string encode(const Enrollment& e) {
       .add("xmpp_domain", e.xmpp_domain)
       .add("ca_pem", e.ca_pem)
       .add("master_jid", e.master_jid)
+      .add("signing_keys", e.signing_keys)
       .dump();
 }
 
@@ -221,8 +246,12 @@ Result<Enrollment> decode_enrollment(const cJSON* object) {
       .required("xmpp_port", e.xmpp_port, 1, 65535)
       .required("xmpp_domain", e.xmpp_domain, 255)
       .required("ca_pem", e.ca_pem, 256 << 10)
-      .required("master_jid", e.master_jid, 1024);
+      .required("master_jid", e.master_jid, 1024)
+      .optional("signing_keys", e.signing_keys, 8, 4096);
   require_uuid(r, "uuid", e.uuid);
+  if (r.ok() && e.signing_keys.empty()) {
+    r.fail(ErrorCode::missing_field, "enrollment.signing_keys is required: the agent pins the api's keys");
+  }
   if (!r.ok()) return *r.error();
   return e;
 }

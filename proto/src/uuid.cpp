@@ -54,6 +54,26 @@ constexpr char kHex[] = "0123456789abcdef";
 
 }  // namespace
 
+int mbedtls_random(void*, unsigned char* out, std::size_t len) {
+  try {
+    generator().fill(out, len);
+  } catch (const std::exception&) {
+    return -1;
+  }
+  return 0;
+}
+
+std::string to_hex(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char byte : bytes) {
+    const auto c = static_cast<unsigned char>(byte);
+    out += kHex[c >> 4];
+    out += kHex[c & 0x0F];
+  }
+  return out;
+}
+
 std::string random_hex(std::size_t bytes) {
   std::string raw(bytes, '\0');
   generator().fill(reinterpret_cast<unsigned char*>(raw.data()), raw.size());

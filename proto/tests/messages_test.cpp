@@ -121,7 +121,8 @@ const Doc kEnrollmentDoc = {{"uuid", Quoted(kTaskId)},
                             {"xmpp_port", "5222"},
                             {"xmpp_domain", "\"example.com\""},
                             {"ca_pem", "\"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n\""},
-                            {"master_jid", "\"master@example.com/muster\""}};
+                            {"master_jid", "\"master@example.com/muster\""},
+                            {"signing_keys", "[\"-----BEGIN PUBLIC KEY-----\\nMFkw\\n-----END PUBLIC KEY-----\\n\"]"}};
 
 // One decoder per message, as text → ok/error.
 struct Codec {
@@ -477,6 +478,7 @@ TEST(EnrollmentCodec, RoundTrip) {
   e.xmpp_domain = "example.com";
   e.ca_pem = "-----BEGIN CERTIFICATE-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A\n-----END CERTIFICATE-----\n";
   e.master_jid = "master@example.com/muster";
+  e.signing_keys = {"-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"};
   auto back = decode_enrollment(encode(e));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->uuid, e.uuid);

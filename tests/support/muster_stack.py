@@ -328,24 +328,13 @@ class MusterStack:
             return json.load(f)
 
     def agent_journal(self, i):
-        """Task ids the agent started, in order, one entry per start.
-
-        docs/commands.md: one task id per line. Lines of the form
-        "start <task> [<job> ...]" are read as a start of <task> too; any other
-        multi-word line (e.g. a later "done <task>" record) is not a start.
-        """
-        ids = []
+        """Task ids the agent started, in order (journal lines "start <task> <job>")."""
         try:
             with open(self.agent_dir(i) / "journal") as f:
-                for line in f:
-                    words = line.split()
-                    if len(words) == 1:
-                        ids.append(words[0])
-                    elif len(words) >= 2 and words[0] == "start":
-                        ids.append(words[1])
+                return [line.split()[1] for line in f
+                        if line.startswith("start ") and len(line.split()) >= 2]
         except FileNotFoundError:
-            pass
-        return ids
+            return []
 
     def agent_spool(self, i):
         spool = self.agent_dir(i) / "spool"
@@ -525,10 +514,16 @@ modules_disabled = {{ "s2s", "offline" }}
 authentication = "internal_hashed"
 allow_registration = false
 c2s_require_encryption = true
-smacks_hibernation_time = 60
+-- Liveness: a silent client is asked for an ack after read_timeout and
+-- dropped after a second one; its session hibernates smacks_hibernation_time
+-- before the master hears it went offline: about a minute in all.
+smacks_hibernation_time = 30
 limits = {{ c2s = {{ rate = "10mb/s" }} }}
 -- Small stanzas both ways: send at once (no Nagle delay, no write batching).
-network_settings = {{ nagle = false; opportunistic_writes = true }}
+network_settings = {{ nagle = false; opportunistic_writes = true; read_timeout = 20 }}
+-- Results carry up to twice the output quota (1 MiB per stream at most).
+c2s_stanza_size_limit = 4 * 1024 * 1024
+component_stanza_size_limit = 4 * 1024 * 1024
 certificates = "{self.pki}"
 
 VirtualHost "{XMPP_DOMAIN}"

@@ -15,6 +15,9 @@ namespace muster::agent::platform {
 struct ProcessSpec {
   std::optional<std::string> shell_command;  // run through the system shell
   std::vector<std::string> argv;             // or run directly (PATH lookup)
+  // When the agent is privileged, run as this account instead (empty: keep
+  // the agent's identity). Ignored when the agent is not privileged.
+  std::string run_as_user;
 };
 
 struct ExitStatus {

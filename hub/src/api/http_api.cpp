@@ -288,6 +288,7 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     proto::FieldReader r(root->get(), "");
     std::optional<std::string> region;
     r.only({"kind", "role", "ttl_s", "uses", "labels", "region"})
+        .no_nulls()
         .optional("region", region, 64)
         .required("kind", kind, 16)
         .optional("ttl_s", ttl_s, 60, 366LL * 86400)

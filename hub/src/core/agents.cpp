@@ -57,8 +57,8 @@ proto::JsonPtr agent_json(const std::string& agent_id, const Reply& fields) {
       .release();
 }
 
-Agents::Agents(Store& store, Auth& auth, const HubConfig& config)
-    : store_(store), auth_(auth), config_(config) {
+Agents::Agents(Store& store, Auth& auth, const HubConfig& config, const ApiKeys& keys)
+    : store_(store), auth_(auth), config_(config), keys_(keys) {
   for (const auto& region : config.regions) ca_pem_[region.name] = read_text_file(region.xmpp_ca_file);
 }
 
@@ -87,6 +87,8 @@ proto::Enrollment Agents::enroll(const Principal& principal, const std::string& 
   if (principal.kind != TokenKind::enroll) throw ApiError(403, "forbidden", "enrollment needs an enrollment token");
   auto root = proto::parse_object(body);
   if (!root) throw ApiError(400, proto::to_string(root.error().code), root.error().message);
+  proto::FieldReader strict(root->get(), "");
+  if (!strict.no_nulls().ok()) throw ApiError(400, proto::to_string(strict.error()->code), strict.error()->message);
   auto facts = proto::decode_facts(root->get());
   if (!facts) throw ApiError(400, proto::to_string(facts.error().code), facts.error().message);
 
@@ -108,6 +110,7 @@ proto::Enrollment Agents::enroll(const Principal& principal, const std::string& 
   e.xmpp_domain = region->xmpp_domain;
   e.ca_pem = ca_pem_.at(region->name);
   e.master_jid = shard;
+  e.signing_keys = keys_.public_pems;
   create_account(shard, e.jid, e.password);
 
   const auto now = std::to_string(unix_seconds());

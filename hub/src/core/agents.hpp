@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "core/api_keys.hpp"
 #include "core/auth.hpp"
 #include "muster/proto/messages.hpp"
 #include "store/store.hpp"
@@ -13,7 +14,7 @@ namespace muster::hub {
 
 class Agents {
  public:
-  Agents(Store& store, Auth& auth, const HubConfig& config);
+  Agents(Store& store, Auth& auth, const HubConfig& config, const ApiKeys& keys);
 
   // Validates the facts in `body`, has the region's master create the XMPP
   // account, records the agent and returns its credentials.
@@ -31,6 +32,7 @@ class Agents {
   Store& store_;
   Auth& auth_;
   const HubConfig& config_;
+  const ApiKeys& keys_;
   std::map<std::string, std::string> ca_pem_;  // per region
 };
 

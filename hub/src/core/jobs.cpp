@@ -6,6 +6,7 @@
 
 #include "core/errors.hpp"
 #include "core/tasks.hpp"
+#include "muster/proto/signing.hpp"
 #include "muster/proto/uuid.hpp"
 #include "store/keys.hpp"
 
@@ -64,6 +65,7 @@ struct JobRequest {
   std::int64_t deadline_s = kDefaultDeadline;
   std::string concurrency;   // "" (no limit), "N" or "N%"
   std::string max_failures;  // same
+  bool as_root = false;      // keep root on agents that run as root (admin only)
 };
 
 // A limit given as a count (3) or a share of the job ("10%").
@@ -101,7 +103,10 @@ JobRequest parse_job_request(const std::string& body) {
   JobRequest req;
   const cJSON* targets = nullptr;
   proto::FieldReader r(root->get(), "");
-  r.only({"command", "argv", "targets", "timeout_s", "output_quota", "deadline_s", "concurrency", "max_failures"})
+  r.only({"command", "argv", "targets", "timeout_s", "output_quota", "deadline_s", "concurrency", "max_failures",
+          "as_root"})
+      .no_nulls()
+      .optional("as_root", req.as_root)
       .optional("command", req.command, proto::kMaxCommandBytes)
       .optional("argv", req.argv, proto::kMaxArgvItems, proto::kMaxCommandBytes)
       .optional("timeout_s", req.timeout_s, 1, proto::kMaxTimeoutSeconds)
@@ -121,6 +126,7 @@ JobRequest parse_job_request(const std::string& body) {
   proto::FieldReader t(targets, "targets");
   const cJSON* facts = nullptr;
   t.only({"agents", "labels", "regions", "facts", "all"})
+      .no_nulls()
       .optional("agents", req.target_agents, 100000, 36)
       .optional_labels("labels", req.target_labels)
       .optional("regions", req.target_regions, 64, 64)
@@ -129,7 +135,7 @@ JobRequest parse_job_request(const std::string& body) {
   if (t.ok() && facts != nullptr) {
     proto::FieldReader f(facts, "targets.facts");
     std::optional<std::string> os, arch;
-    f.only({"os", "arch"}).optional("os", os, 64).optional("arch", arch, 64);
+    f.only({"os", "arch"}).no_nulls().optional("os", os, 64).optional("arch", arch, 64);
     if (!f.ok()) throw bad_request(*f.error());
     if (os) req.target_facts["os"] = *os;
     if (arch) req.target_facts["arch"] = *arch;
@@ -198,6 +204,9 @@ proto::JsonPtr job_json(const std::string& job_id, const Reply& fields) {
 SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, bool dry_run) {
   require_role(principal, Role::operator_);
   const JobRequest req = parse_job_request(body);
+  if (req.as_root && principal.role != Role::admin) {
+    throw ApiError(403, "forbidden", "as_root needs the admin role");
+  }
   for (const auto& region : req.target_regions) {
     if (config_.region(region) == nullptr) throw ApiError(400, "invalid_field", "targets.regions: no region " + region);
   }
@@ -232,6 +241,28 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
   result.id = job_id;
   const double created = unix_time();
   const std::string now = format_time(created);
+
+  // One signature for the whole job: the statement binds the command and a
+  // Merkle root over (agent, task) pairs; each task keeps its proof.
+  std::vector<std::string> task_ids, leaves;
+  for (const auto& agent_id : chosen) {
+    task_ids.push_back(proto::new_uuid());
+    leaves.push_back(proto::task_leaf(agent_id, task_ids.back()));
+  }
+  const proto::MerkleTree tree(leaves);
+  proto::JobStatement statement;
+  statement.job_id = job_id;
+  statement.command = req.command;
+  statement.argv = req.argv;
+  statement.timeout_s = req.timeout_s;
+  statement.output_quota = req.output_quota;
+  statement.as_root = req.as_root;
+  // Valid while the job can still be delivered and started.
+  statement.not_after = created + static_cast<double>(req.deadline_s) + 300;
+  statement.merkle_root = tree.root_hex();
+  const std::string statement_text = proto::encode(statement);
+  auto signature = keys_.signer->sign_hex(statement_text);
+  if (!signature) throw std::runtime_error(signature.error().message);
   std::vector<Command> writes;
   writes.push_back({"HSET", keys::job(job_id), "tenant", principal.tenant, "created_by", principal.token_id,
                     "command", req.command.value_or(""), "argv",
@@ -242,13 +273,19 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
                     "max_failures", std::to_string(resolve_limit(req.max_failures, chosen.size())),
                     "concurrency_given", req.concurrency, "max_failures_given", req.max_failures,
                     "retention_s", std::to_string(config_.job_retention_s),
+                    "as_root", req.as_root ? "1" : "0", "statement", statement_text, "signature", *signature,
+                    "key_id", keys_.signer->key_id(),
                     "state", "running", "created_at", now, "total", std::to_string(chosen.size()), "remaining",
                     std::to_string(chosen.size()), "n_pending", std::to_string(chosen.size())});
   Command task_list{"RPUSH", keys::job_tasks(job_id)};
+  std::size_t index = 0;
   for (const auto& agent_id : chosen) {
     task_list.push_back(agent_id);
-    writes.push_back({"HSET", keys::task(job_id, agent_id), "task_id", proto::new_uuid(), "agent_id", agent_id,
-                      "state", "pending", "shard", by_id[agent_id]->field("shard").value_or("")});
+    std::string proof;
+    for (const auto& step : tree.proof(index)) proof += (proof.empty() ? "" : ",") + step;
+    writes.push_back({"HSET", keys::task(job_id, agent_id), "task_id", task_ids[index], "agent_id", agent_id,
+                      "state", "pending", "shard", by_id[agent_id]->field("shard").value_or(""), "proof", proof});
+    ++index;
   }
   writes.push_back(std::move(task_list));
   writes.push_back({"ZADD", keys::tenant_jobs(principal.tenant), now, job_id});

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/agents.hpp"
+#include "core/api_keys.hpp"
 #include "core/auth.hpp"
 #include "store/store.hpp"
 
@@ -21,7 +22,8 @@ struct Page {
 
 class Jobs {
  public:
-  Jobs(Store& store, Agents& agents, const HubConfig& config) : store_(store), agents_(agents), config_(config) {}
+  Jobs(Store& store, Agents& agents, const HubConfig& config, const ApiKeys& keys)
+      : store_(store), agents_(agents), config_(config), keys_(keys) {}
 
   // Validates and resolves targets; writes and enqueues unless `dry_run`.
   SubmittedJob submit(const Principal& principal, const std::string& body, bool dry_run);
@@ -36,6 +38,7 @@ class Jobs {
   Store& store_;
   Agents& agents_;
   const HubConfig& config_;
+  const ApiKeys& keys_;
 };
 
 proto::JsonPtr job_json(const std::string& job_id, const Reply& fields);

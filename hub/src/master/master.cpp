@@ -206,13 +206,26 @@ void Master::dispatch(const std::string& job_id, const std::string& agent_id) {
 
 void Master::send_task(const std::string& job_id, const std::string& agent_id) {
   const auto replies = store_.pipeline({
-      {"HMGET", keys::job(job_id), "command", "argv", "timeout_s", "output_quota"},
-      {"HGET", keys::task(job_id, agent_id), "task_id"},
+      {"HMGET", keys::job(job_id), "command", "argv", "timeout_s", "output_quota", "as_root", "statement",
+       "signature", "key_id"},
+      {"HMGET", keys::task(job_id, agent_id), "task_id", "proof"},
   });
   const Reply& job = replies[0];
-  if (job.elements.size() != 4) return;
+  const Reply& task = replies[1];
+  if (job.elements.size() != 8 || task.elements.size() != 2) return;
   proto::Task t;
-  t.task_id = replies[1].text;
+  t.task_id = task.elements[0].text;
+  t.as_root = job.elements[4].text == "1";
+  // The master forwards the api's signature; it cannot make one.
+  proto::TaskAuth auth{job.elements[7].text, job.elements[6].text, job.elements[5].text, {}};
+  std::string proof = task.elements[1].text;
+  for (std::size_t start = 0; start < proof.size();) {
+    const auto comma = proof.find(',', start);
+    const auto end = comma == std::string::npos ? proof.size() : comma;
+    auth.proof.push_back(proof.substr(start, end - start));
+    start = end + 1;
+  }
+  t.auth = std::move(auth);
   t.job_id = job_id;
   if (!job.elements[0].text.empty()) {
     t.command = job.elements[0].text;

@@ -1,4 +1,6 @@
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -124,6 +126,18 @@ proto::Result<std::unique_ptr<ChildProcess>> start_process(const ProcessSpec& sp
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // Resolve the account before fork: getpwnam is not async-signal-safe.
+  bool drop_privileges = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (!spec.run_as_user.empty() && ::geteuid() == 0) {
+    const passwd* account = ::getpwnam(spec.run_as_user.c_str());
+    if (account == nullptr) return Error{ErrorCode::io, "no account " + spec.run_as_user + " to run the task as"};
+    drop_privileges = true;
+    uid = account->pw_uid;
+    gid = account->pw_gid;
+  }
+
   int out[2], err[2], exec_report[2];
   if (!make_pipe(out) || !make_pipe(err) || !make_pipe(exec_report)) {
     return Error{ErrorCode::io, std::string("pipe: ") + std::strerror(errno)};
@@ -146,6 +160,12 @@ proto::Result<std::unique_ptr<ChildProcess>> start_process(const ProcessSpec& sp
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     if (::chdir("/") != 0) _exit(126);
+    if (drop_privileges && (::setgroups(1, &gid) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0)) {
+      const int e = errno;
+      ssize_t ignored = ::write(exec_report[1], &e, sizeof e);
+      (void)ignored;
+      _exit(126);
+    }
     ::execvp(argv[0], argv.data());
     const int e = errno;
     ssize_t ignored = ::write(exec_report[1], &e, sizeof e);

@@ -52,6 +52,9 @@ class FieldReader {
   FieldReader& optional_labels(const char* key, StringMap& out);
   // The object itself for nested readers; error if present and not an object.
   FieldReader& optional_object(const char* key, const cJSON*& out);
+  // Fails on any member whose value is null: for requests from people and
+  // programs, where null would silently mean "default".
+  FieldReader& no_nulls();
   // Fails on any member not in `known`.
   FieldReader& only(std::initializer_list<const char*> known);
   // Accepts a missing "v" or "v": 1.

@@ -24,7 +24,12 @@ inline constexpr const char* kAgentResource = "muster";
 
 inline constexpr std::int64_t kMaxTimeoutSeconds = 86400;
 inline constexpr std::int64_t kMinOutputQuota = 1024;
-inline constexpr std::int64_t kMaxOutputQuota = 16 << 20;
+// Per stream. A result carries up to twice this, and must fit in one stanza
+// (see docs/xmpp-server.md for the server's stanza size limits).
+inline constexpr std::int64_t kMaxOutputQuota = 1 << 20;
+// What the agent lets a result stanza grow to, XML escaping included; it
+// drops more of the middle of the output if needed to stay below.
+inline constexpr std::size_t kMaxResultStanzaBytes = 3 << 20;
 inline constexpr std::int64_t kDefaultOutputQuota = 64 << 10;
 inline constexpr std::size_t kMaxCommandBytes = 64 << 10;
 inline constexpr std::size_t kMaxArgvItems = 256;
@@ -40,6 +45,14 @@ struct Facts {
   StringMap labels;
 };
 
+// Proof that the api sent a task (see signing.hpp).
+struct TaskAuth {
+  std::string key_id;
+  std::string signature;           // hex DER ECDSA over SHA-256(statement)
+  std::string statement;           // JobStatement text
+  std::vector<std::string> proof;  // "l<hex>" / "r<hex>": Merkle siblings, leaf to root
+};
+
 struct Task {
   std::string task_id;
   std::string job_id;
@@ -47,6 +60,8 @@ struct Task {
   std::vector<std::string> argv;       // or run directly
   std::int64_t timeout_s = 300;
   std::int64_t output_quota = kDefaultOutputQuota;
+  bool as_root = false;  // an agent running as root keeps root for this task
+  std::optional<TaskAuth> auth;
 };
 
 enum class Stream { stdout_stream, stderr_stream };
@@ -93,6 +108,7 @@ struct Enrollment {
   std::string xmpp_domain;
   std::string ca_pem;
   std::string master_jid;
+  std::vector<std::string> signing_keys;  // PEM public keys the agent pins
 };
 
 std::string encode(const Facts& facts);
