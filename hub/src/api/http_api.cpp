@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "core/tasks.hpp"
 #include "store/keys.hpp"
 
 namespace muster::hub {
@@ -123,18 +124,24 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   explicit ApiHandler(ApiServices& services) : s_(services) {}
 
   void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+    int status = 200;
     try {
       route(request, response);
+      status = response.getStatus();
     } catch (const ApiError& e) {
+      status = e.status;
       send_error(response, e.status, e.code, e.what());
     } catch (const StoreError& e) {
+      status = 503;
       std::cerr << "muster-hub api: store: " << e.what() << std::endl;
       send_error(response, 503, "unavailable", std::string("the store is unavailable: ") + e.what());
     } catch (const std::exception& e) {
+      status = 500;
       std::cerr << "muster-hub api: " << request.getMethod() << " " << request.getURI() << ": " << e.what()
                 << std::endl;
       if (!response.sent()) send_error(response, 500, "internal", e.what());
     }
+    if (request.getMethod() != HTTPRequest::HTTP_GET) audit(request, status);
   }
 
  private:
@@ -145,7 +152,46 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   }
 
   Principal authenticate(HTTPServerRequest& request) {
-    return s_.auth.authenticate(request.get("Authorization", ""));
+    principal_ = s_.auth.authenticate(request.get("Authorization", ""));
+    return *principal_;
+  }
+
+  // Every write by a known token, refused or not, goes to its tenant's audit
+  // stream; requests without a valid token have no tenant to record under.
+  void audit(HTTPServerRequest& request, int status) {
+    if (!principal_) return;
+    try {
+      const std::string path = request.getURI().substr(0, 512);
+      s_.store.run({"XADD", keys::audit(principal_->tenant), "MAXLEN", "~", "100000", "*", "at",
+                    format_time(unix_time()), "token", principal_->token_id, "kind",
+                    principal_->kind == TokenKind::api ? "api" : "enroll", "role", to_string(principal_->role),
+                    "method", request.getMethod(), "path", path, "from", request.clientAddress().host().toString(),
+                    "status", std::to_string(status)});
+    } catch (const StoreError& e) {
+      std::cerr << "muster-hub api: audit not recorded: " << e.what() << std::endl;
+    }
+  }
+
+  std::string audit_json(const Principal& p, const Query& query) {
+    const Page page = query.page();
+    const Reply entries = s_.store.run({"XREVRANGE", keys::audit(p.tenant), "+", "-", "COUNT", std::to_string(page.limit)});
+    proto::JsonPtr list(cJSON_CreateArray());
+    for (const auto& entry : entries.elements) {
+      if (entry.elements.size() != 2) continue;
+      const Reply& f = entry.elements[1];
+      proto::JsonBuilder b;
+      b.add("id", entry.elements[0].text);
+      for (const char* name : {"token", "kind", "role", "method", "path", "from"}) b.add(name, f.field(name).value_or(""));
+      b.add("at", std::stod(f.field("at").value_or("0")))
+          .add("status", static_cast<std::int64_t>(std::stoll(f.field("status").value_or("0"))));
+      cJSON_AddItemToArray(list.get(), b.release().release());
+    }
+    return proto::JsonBuilder().add_node("entries", std::move(list)).dump();
+  }
+
+  static void require_admin(const Principal& p) {
+    require_api_token(p);
+    if (p.role != Role::admin) throw ApiError(403, "forbidden", "this needs the admin role");
   }
 
   void route(HTTPServerRequest& request, HTTPServerResponse& response) {
@@ -178,19 +224,40 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
       const auto enrollment = s_.agents.enroll(p, read_body(request, response));
       send_json(response, 201, proto::encode(enrollment));
     } else if (resource == "tokens" && n == 3) {
-      expect_method(request, HTTPRequest::HTTP_POST);
       const Principal p = authenticate(request);
-      create_token(p, read_body(request, response), response);
+      if (request.getMethod() == HTTPRequest::HTTP_GET) {
+        require_admin(p);
+        send_json(response, 200, s_.auth.list_json(p.tenant));
+      } else {
+        expect_method(request, HTTPRequest::HTTP_POST);
+        create_token(p, read_body(request, response), response);
+      }
+    } else if (resource == "tokens" && n == 4) {
+      expect_method(request, HTTPRequest::HTTP_DELETE);
+      const Principal p = authenticate(request);
+      require_admin(p);
+      s_.auth.revoke(p.tenant, parts[3]);
+      send_json(response, 200, proto::JsonBuilder().add("id", parts[3]).add("revoked", true).dump());
+    } else if (resource == "audit" && n == 3) {
+      expect_method(request, HTTPRequest::HTTP_GET);
+      const Principal p = authenticate(request);
+      require_admin(p);
+      send_json(response, 200, audit_json(p, Query(request.getURI())));
     } else if (resource == "agents" && n == 3) {
       expect_method(request, HTTPRequest::HTTP_GET);
       const Principal p = authenticate(request);
       require_api_token(p);
       send_json(response, 200, s_.agents.list_json(p));
     } else if (resource == "agents" && n == 4) {
-      expect_method(request, HTTPRequest::HTTP_GET);
       const Principal p = authenticate(request);
-      require_api_token(p);
-      send_json(response, 200, s_.agents.get_json(p, parts[3]));
+      if (request.getMethod() == HTTPRequest::HTTP_DELETE) {
+        require_admin(p);
+        send_json(response, 200, s_.agents.revoke(p, parts[3]));
+      } else {
+        expect_method(request, HTTPRequest::HTTP_GET);
+        require_api_token(p);
+        send_json(response, 200, s_.agents.get_json(p, parts[3]));
+      }
     } else if (resource == "jobs" && n == 3) {
       const Principal p = authenticate(request);
       const Query query(request.getURI());
@@ -322,6 +389,7 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   }
 
   ApiServices& s_;
+  std::optional<Principal> principal_;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {

@@ -62,12 +62,13 @@ Agents::Agents(Store& store, Auth& auth, const HubConfig& config, const ApiKeys&
   for (const auto& region : config.regions) ca_pem_[region.name] = read_text_file(region.xmpp_ca_file);
 }
 
-void Agents::create_account(const std::string& shard, const std::string& jid, const std::string& password) {
-  // The api never talks XMPP: the region's master creates the account
-  // (XEP-0133) and answers on a reply list that expires on its own.
+void Agents::ask_master(const std::string& shard, const std::string& op, const std::string& jid,
+                        const std::string& password) {
+  // The api never talks XMPP: the shard's master runs the XEP-0133 command
+  // and answers on a reply list that expires on its own.
   const std::string request_id = proto::new_uuid();
-  store_.run({"XADD", keys::control_queue(shard), "MAXLEN", "~", "10000", "*", "op", "add-user", "request",
-              request_id, "jid", jid, "password", password});
+  store_.run({"XADD", keys::control_queue(shard), "MAXLEN", "~", "10000", "*", "op", op, "request", request_id,
+              "jid", jid, "password", password});
   Reply answer;
   try {
     answer = store_.run({"BLPOP", keys::reply(request_id), std::to_string(kAccountTimeoutSeconds)});
@@ -80,7 +81,7 @@ void Agents::create_account(const std::string& shard, const std::string& jid, co
                        std::to_string(kAccountTimeoutSeconds) + " s");
   }
   const std::string& result = answer.elements[1].text;
-  if (result != "ok") throw ApiError(503, "unavailable", "the XMPP server refused the account: " + result);
+  if (result != "ok") throw ApiError(503, "unavailable", "the XMPP server refused " + op + ": " + result);
 }
 
 proto::Enrollment Agents::enroll(const Principal& principal, const std::string& body) {
@@ -100,7 +101,9 @@ proto::Enrollment Agents::enroll(const Principal& principal, const std::string& 
   if (region == nullptr) throw ApiError(400, "invalid_field", "the token's region " + principal.region + " is not configured");
 
   proto::Enrollment e;
-  e.uuid = proto::new_uuid();
+  do {
+    e.uuid = proto::new_uuid();  // never the id of an agent that exists or existed
+  } while (store_.run({"EXISTS", keys::agent(e.uuid)}).integer != 0);
   // A stable spread of agents over the region's shards.
   const std::string& shard = region->shards[std::hash<std::string>{}(e.uuid) % region->shards.size()];
   e.jid = e.uuid + "@" + region->xmpp_domain;
@@ -111,7 +114,7 @@ proto::Enrollment Agents::enroll(const Principal& principal, const std::string& 
   e.ca_pem = ca_pem_.at(region->name);
   e.master_jid = shard;
   e.signing_keys = keys_.public_pems;
-  create_account(shard, e.jid, e.password);
+  ask_master(shard, "add-user", e.jid, e.password);
 
   const auto now = std::to_string(unix_seconds());
   store_.pipeline({
@@ -147,6 +150,24 @@ std::string Agents::get_json(const Principal& principal, const std::string& agen
     throw ApiError(404, "not_found", "no agent " + agent_id);
   }
   return proto::dump(agent_json(agent_id, fields).get());
+}
+
+std::string Agents::revoke(const Principal& principal, const std::string& agent_id) {
+  if (!proto::is_uuid(agent_id)) throw ApiError(404, "not_found", "no agent " + agent_id);
+  const Reply fields = store_.run({"HGETALL", keys::agent(agent_id)});
+  if (fields.elements.empty() || fields.field("tenant") != principal.tenant) {
+    throw ApiError(404, "not_found", "no agent " + agent_id);
+  }
+  if (fields.field("status") != "revoked") {
+    const RegionConfig* region = config_.region(fields.field("region").value_or(""));
+    if (region == nullptr) throw ApiError(500, "internal", "agent " + agent_id + " has an unknown region");
+    // Refuse it first, then remove its account: nothing it sends counts from now on.
+    store_.pipeline({{"SADD", keys::kRevokedAgents, agent_id},
+                     {"HSET", keys::agent(agent_id), "status", "revoked", "revoked_at", std::to_string(unix_seconds())},
+                     {"SREM", keys::tenant_agents(principal.tenant), agent_id}});
+    ask_master(fields.field("shard").value_or(""), "delete-user", agent_id + "@" + region->xmpp_domain, "");
+  }
+  return proto::dump(agent_json(agent_id, store_.run({"HGETALL", keys::agent(agent_id)})).get());
 }
 
 std::string Agents::list_json(const Principal& principal) {

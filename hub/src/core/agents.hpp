@@ -22,12 +22,17 @@ class Agents {
   // JSON of one agent of the caller's tenant; ApiError 404 otherwise.
   std::string get_json(const Principal& principal, const std::string& agent_id);
   std::string list_json(const Principal& principal);
+  // Deletes the agent's XMPP account and ends its session (through its
+  // master), and makes the hub refuse it from now on.
+  std::string revoke(const Principal& principal, const std::string& agent_id);
 
   // Agent ids of the tenant and their stored fields (HGETALL replies), in one round trip.
   std::vector<std::pair<std::string, Reply>> load_all(const std::string& tenant);
 
  private:
-  void create_account(const std::string& shard, const std::string& jid, const std::string& password);
+  // Sends a control request to the shard's master and waits for its answer.
+  void ask_master(const std::string& shard, const std::string& op, const std::string& jid,
+                  const std::string& password);
 
   Store& store_;
   Auth& auth_;

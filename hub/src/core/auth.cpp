@@ -67,6 +67,7 @@ NewToken Auth::store_token(const std::string& tenant, TokenKind kind, Role role,
        "labels", proto::JsonBuilder().add("l", labels).dump(), "uses", std::to_string(uses), "expires_at",
        std::to_string(t.expires_at), "created_at", std::to_string(unix_seconds()), "region", region},
       {"EXPIRE", key, std::to_string(ttl_s)},
+      {"SADD", keys::tenant_tokens(tenant), hash},
   });
   return t;
 }
@@ -104,6 +105,55 @@ Principal Auth::authenticate(const std::string& header) {
     proto::FieldReader(labels->get(), "").optional_labels("l", p.labels);
   }
   return p;
+}
+
+std::string Auth::list_json(const std::string& tenant) {
+  const Reply hashes = store_.run({"SMEMBERS", keys::tenant_tokens(tenant)});
+  std::vector<Command> reads;
+  for (const auto& h : hashes.elements) reads.push_back({"HGETALL", keys::token(h.text)});
+  const auto tokens = store_.pipeline(reads);
+  proto::JsonPtr list(cJSON_CreateArray());
+  Command forget{"SREM", keys::tenant_tokens(tenant)};
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const Reply& t = tokens[i];
+    if (t.elements.empty()) {
+      forget.push_back(hashes.elements[i].text);  // expired
+      continue;
+    }
+    proto::StringMap labels;
+    if (auto parsed = proto::parse_object(t.field("labels").value_or("{}"))) {
+      proto::FieldReader(parsed->get(), "").optional_labels("l", labels);
+    }
+    const bool enroll = t.field("kind").value_or("") == "enroll";
+    proto::JsonBuilder b;
+    b.add("id", hashes.elements[i].text.substr(0, 16)).add("kind", enroll ? "enroll" : "api");
+    if (enroll) {
+      b.add("uses_left", static_cast<std::int64_t>(std::stoll(t.field("uses").value_or("0"))))
+          .add("labels", labels)
+          .add("region", t.field("region").value_or(""));
+    } else {
+      b.add("role", t.field("role").value_or(""));
+    }
+    b.add("created_at", static_cast<std::int64_t>(std::stoll(t.field("created_at").value_or("0"))))
+        .add("expires_at", static_cast<std::int64_t>(std::stoll(t.field("expires_at").value_or("0"))));
+    cJSON_AddItemToArray(list.get(), b.release().release());
+  }
+  if (forget.size() > 2) store_.run(forget);
+  return proto::JsonBuilder().add_node("tokens", std::move(list)).dump();
+}
+
+void Auth::revoke(const std::string& tenant, const std::string& token_id) {
+  if (token_id.size() != 16 || token_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    throw ApiError(404, "not_found", "no token " + token_id);
+  }
+  const Reply hashes = store_.run({"SMEMBERS", keys::tenant_tokens(tenant)});
+  for (const auto& h : hashes.elements) {
+    if (h.text.compare(0, 16, token_id) == 0) {
+      store_.pipeline({{"DEL", keys::token(h.text)}, {"SREM", keys::tenant_tokens(tenant), h.text}});
+      return;
+    }
+  }
+  throw ApiError(404, "not_found", "no token " + token_id);
 }
 
 void Auth::consume_enroll_use(const Principal& principal) {

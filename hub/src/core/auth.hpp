@@ -40,6 +40,10 @@ class Auth {
   Principal authenticate(const std::string& authorization_header);
   // Spends one use of an enrollment token; throws ApiError 401 when none is left.
   void consume_enroll_use(const Principal& principal);
+  // The tenant's live tokens (never the secrets), and revocation by id.
+  std::string list_json(const std::string& tenant);
+  // Throws ApiError 404 when the tenant has no token with this id.
+  void revoke(const std::string& tenant, const std::string& token_id);
 
  private:
   NewToken store_token(const std::string& tenant, TokenKind kind, Role role, const proto::StringMap& labels,

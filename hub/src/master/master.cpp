@@ -294,20 +294,26 @@ void Master::handle_control(const Reply& fields) {
     return;
   }
   const std::string request = fields.field("request").value_or("");
-  if (op != "add-user" || !proto::is_uuid(request)) {
+  if ((op != "add-user" && op != "delete-user") || !proto::is_uuid(request)) {
     log("ignoring unknown control request " + op);
     return;
   }
   const std::string jid = fields.field("jid").value_or("");
   const std::string password = fields.field("password").value_or("");
-  link_.post([this, request, jid, password] {
+  link_.post([this, op, request, jid, password] {
     if (!link_.connected()) {
       store_.pipeline({{"LPUSH", keys::reply(request), "the master is not connected to the XMPP server"},
                        {"EXPIRE", keys::reply(request), std::to_string(kReplyTtlSeconds)}});
       return;
     }
-    send_admin_command(kControlIdPrefix + request, "add-user",
-                       {{"accountjid", jid}, {"password", password}, {"password-verify", password}});
+    if (op == "add-user") {
+      send_admin_command(kControlIdPrefix + request, "add-user",
+                         {{"accountjid", jid}, {"password", password}, {"password-verify", password}});
+    } else {
+      // End the live session first, then remove the account for good.
+      send_admin_command("end-" + request, "end-user-session", {{"accountjids", jid}});
+      send_admin_command(kControlIdPrefix + request, "delete-user", {{"accountjids", jid}});
+    }
   });
 }
 
@@ -386,7 +392,10 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
       if (id == kOnlineUsersId) on_online_users(stanza);
       return;
     }
-    const std::string agent_id = agent_of(from);
+    std::string agent_id = agent_of(from);
+    if (!agent_id.empty() && store_.run({"SISMEMBER", keys::kRevokedAgents, agent_id}).integer == 1) {
+      agent_id.clear();  // deleted: treated as a stranger
+    }
     if (agent_id.empty()) {
       if (name == "iq" && (type == "get" || type == "set")) {
         auto error = proto::make_iq_error(link_.ctx(), id, from, "auth", "forbidden", "not an agent of this region");

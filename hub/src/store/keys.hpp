@@ -7,7 +7,12 @@
 namespace muster::hub::keys {
 
 inline std::string token(const std::string& token_hash) { return "muster:token:" + token_hash; }
+inline std::string tenant_tokens(const std::string& tenant) { return "muster:tokens:{" + tenant + "}"; }
+// Every API write of a tenant: who, what, when, from where, with what outcome.
+inline std::string audit(const std::string& tenant) { return "muster:audit:{" + tenant + "}"; }
 inline std::string agent(const std::string& agent_id) { return "muster:agent:{" + agent_id + "}"; }
+// Ids of deleted agents: the hub refuses anything from them, and ids are never reused.
+inline const char* kRevokedAgents = "muster:revoked-agents";
 inline std::string tenant_agents(const std::string& tenant) { return "muster:agents:{" + tenant + "}"; }
 inline std::string tenant_jobs(const std::string& tenant) { return "muster:jobs:{" + tenant + "}"; }
 
