@@ -8,7 +8,6 @@ error, run nothing and journal nothing, and keep working for its master.
 import asyncio
 import json
 import logging
-import os
 import uuid
 import unittest
 import xml.etree.ElementTree as ET

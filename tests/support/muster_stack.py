@@ -412,6 +412,17 @@ class MusterStack:
         self.stop_process(name, timeout)
         self.start_process(name)
 
+    # Agents by index: the process names are "agent<i>".
+    def stop_agent(self, i, timeout=10.0):
+        self.stop_process(f"agent{i}", timeout)
+
+    def kill_agent(self, i):
+        self.kill_process(f"agent{i}")
+
+    def restart_agent(self, i, timeout=10.0):
+        self.stop_agent(i, timeout)
+        self.start_agent(i)
+
     def _wait_port(self, proc, port, timeout=30):
         wait_until(lambda: port_open(port), timeout, f"{proc.name} to listen on port {port}",
                    check=proc.check_running)
