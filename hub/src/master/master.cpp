@@ -107,6 +107,20 @@ void Master::ensure_groups(Poco::Redis::Client& client) {
   }
 }
 
+// Entries a previous holder of this shard read but never acknowledged (it
+// died mid-batch) become ours, so they are handled rather than stuck.
+void Master::adopt_pending(Poco::Redis::Client& client) {
+  for (const auto& stream : {keys::dispatch_queue(shard_), keys::control_queue(shard_)}) {
+    std::string cursor = "0-0";
+    do {
+      const Reply r = run_on(client, {"XAUTOCLAIM", stream, keys::kMasterGroup, consumer_, "0", cursor, "COUNT", "500",
+                                      "JUSTID"});
+      if (r.elements.empty()) break;
+      cursor = r.elements[0].text;
+    } while (cursor != "0-0");
+  }
+}
+
 void Master::dispatch_loop() {
   const std::string queue = keys::dispatch_queue(shard_);
   const std::string control = keys::control_queue(shard_);
@@ -122,6 +136,9 @@ void Master::dispatch_loop() {
       if (client.isNull()) {
         client = store_.connect_dedicated(5000);
         ensure_groups(*client);
+        adopt_pending(*client);
+        queue_from = "0";
+        control_from = "0";
       }
       if (run_on(*client, {"GET", keys::shard_lease(shard_)}).text != lease_token_) {
         // Fenced: another master owns the shard now. ShardLeases stops us soon;
@@ -151,12 +168,11 @@ void Master::dispatch_loop() {
         Command ack{"XACK", stream.elements[0].text, keys::kMasterGroup};
         ack.insert(ack.end(), ids.begin(), ids.end());
         run_on(*client, ack);
-        if (!is_queue) {
-          // Control entries carry account passwords: keep them no longer than needed.
-          Command del{"XDEL", control};
-          del.insert(del.end(), ids.begin(), ids.end());
-          run_on(*client, del);
-        }
+        // Handled entries are dropped: the task and job records hold the
+        // state, and control entries carry account passwords.
+        Command del{"XDEL", stream.elements[0].text};
+        del.insert(del.end(), ids.begin(), ids.end());
+        run_on(*client, del);
       }
       if (delivered == 0) {
         queue_from = ">";

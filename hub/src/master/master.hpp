@@ -29,6 +29,7 @@ class Master {
   // Dispatcher thread.
   void dispatch_loop();
   void ensure_groups(Poco::Redis::Client& client);
+  void adopt_pending(Poco::Redis::Client& client);
   void dispatch(const std::string& job_id, const std::string& agent_id);
   void send_task(const std::string& job_id, const std::string& agent_id);
   void park(const std::string& job_id, const std::string& agent_id);
