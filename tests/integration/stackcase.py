@@ -7,6 +7,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # keep the source tree clean of __pycache__
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 import muster_stack  # noqa: E402  (path set above)
