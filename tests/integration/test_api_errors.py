@@ -77,7 +77,8 @@ class ApiErrorsTest(StackTestCase):
             {"command": "true", "targets": {"all": True}, "timeout_s": 86401},
             {"command": "true", "targets": {"all": True}, "timeout_s": 1.5},
             {"command": "true", "targets": {"all": True}, "output_quota": 1023},
-            {"command": "true", "targets": {"all": True}, "output_quota": 16777217},
+            {"command": "true", "targets": {"all": True}, "output_quota": 1048577},
+            {"command": "true", "targets": {"all": True}, "output_quota": 16777216},
         ]
         for body in cases:
             with self.subTest(body=body):
@@ -187,12 +188,46 @@ class ApiErrorsTest(StackTestCase):
                             400, "invalid_field", "enrollment token with no uses")
         self.assertUnchanged(before)
 
+        # A revoked token stops working at once.
+        status, body = api("POST", "/api/v1/tokens", {"kind": "api", "role": "viewer",
+                                                      "ttl_s": 3600})
+        self.assertEqual(status, 201, body)
+        doomed, doomed_id = body["token"], body["id"]
+        self.assertEqual(api("GET", "/api/v1/jobs", token=doomed)[0], 200)
+        status, body = api("DELETE", f"/api/v1/tokens/{doomed_id}")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body, {"id": doomed_id, "revoked": True})
+        self.assertApiError(api("GET", "/api/v1/jobs", token=doomed), 401, "unauthorized",
+                            "revoked token")
+        status, body = api("GET", "/api/v1/tokens")
+        self.assertEqual(status, 200, body)
+        self.assertNotIn(doomed, json.dumps(body), "token listing shows a secret")
+        self.assertFalse(any(doomed in json.dumps(t) for t in body["tokens"]))
+
         # An operator may submit.
         status, body = api("POST", "/api/v1/jobs",
                            {"command": "true", "targets": {"agents": [self.uuid(1)]}},
                            token=operator)
         self.assertEqual(status, 201, body)
         self.assertEqual(self.stack.wait_job(body["id"], timeout=60)["state"], "succeeded")
+
+    def test_dry_run_writes_nothing(self):
+        before = self.snapshot()
+        status, body = self.stack.api("POST", "/api/v1/jobs?dry_run=1",
+                                      {"command": "echo never", "targets": {"labels": {"idx": "2"}}})
+        self.assertEqual(status, 200, body)
+        self.assertIs(body.get("dry_run"), True, body)
+        self.assertEqual(body.get("tasks"), 1, body)
+        self.assertEqual(len(body.get("agents", [])), 1, body)
+        self.assertIn(self.uuid(2), json.dumps(body["agents"]), body)
+        status, body = self.stack.api("POST", "/api/v1/jobs?dry_run=1",
+                                      {"command": "true", "targets": {"all": True}})
+        self.assertEqual((status, body.get("tasks")), (200, 3), body)
+        # A dry run validates like a real submission.
+        self.assertApiError(self.stack.api("POST", "/api/v1/jobs?dry_run=1",
+                                           {"command": "true", "targets": {"all": True},
+                                            "bogus": 1}), 400, "unknown_field")
+        self.assertUnchanged(before)
 
     def test_oversized_body(self):
         before = self.snapshot()

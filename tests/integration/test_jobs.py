@@ -1,5 +1,7 @@
 """Jobs on three agents through the REST API: output, exit codes, stderr, targeting."""
 
+import os
+import pwd
 import socket
 import unittest
 
@@ -99,6 +101,28 @@ class JobsTest(StackTestCase):
             {"command": "true", "targets": {"agents": [self.uuid(1)], "labels": {"idx": "3"}}},
             timeout=60)
         self.assertEqual(set(tasks), {self.uuid(1), self.uuid(3)}, tasks)
+
+    def test_task_user(self):
+        """An agent running as root runs tasks as `nobody` unless an admin signs as_root."""
+        if os.getuid() != 0:
+            self.fail("the stack's agents must run as root for this test")
+        nobody = pwd.getpwnam("nobody").pw_uid
+        target = self.uuid(1)
+        job, tasks = self.stack.run_job({"command": "id -u", "targets": {"agents": [target]}},
+                                        timeout=60)
+        self.assertEqual(tasks[target]["stdout"], f"{nobody}\n", tasks[target])
+        job, tasks = self.stack.run_job({"command": "id -u", "as_root": True,
+                                         "targets": {"agents": [target]}}, timeout=60)
+        self.assertEqual(tasks[target]["stdout"], "0\n", tasks[target])
+        # Only an admin may ask for root.
+        status, body = self.stack.api("POST", "/api/v1/tokens",
+                                      {"kind": "api", "role": "operator", "ttl_s": 3600})
+        self.assertEqual(status, 201, body)
+        status, body = self.stack.api("POST", "/api/v1/jobs",
+                                      {"command": "id -u", "as_root": True,
+                                       "targets": {"agents": [target]}}, token=body["token"])
+        self.assertEqual(status, 403, body)
+        self.assertEqual(body["error"]["code"], "forbidden", body)
 
     def test_agents_endpoint_describes_agents(self):
         status, body = self.stack.api("GET", "/api/v1/agents")

@@ -74,6 +74,25 @@ class TimeoutTest(StackTestCase):
                                         timeout=60)
         self.assertEqual(tasks[target]["stdout"], "after\n", tasks[target])
 
+    def test_cancel_kills_running_tree(self):
+        marker = str(random.randint(10**8, 10**9 - 1))
+        self.addCleanup(self.kill_leftovers, marker)
+        target = self.uuid(2)
+        job_id = self.stack.submit_job(
+            {"command": f"sh -c 'sleep 304.{marker} & sleep 305.{marker} & wait'",
+             "targets": {"agents": [target]}, "timeout_s": 600})
+        wait_until(lambda: len(pids_with_marker(marker)) >= 3, 20,
+                   "the task's processes to appear")
+        wait_until(lambda: self.stack.tasks(job_id)[0]["state"] == "running", 20,
+                   "the task to be running")
+        status, body = self.stack.api("POST", f"/api/v1/jobs/{job_id}/cancel")
+        self.assertEqual(status, 200, body)
+        job = self.stack.wait_job(job_id, timeout=30)
+        self.assertEqual(job["state"], "cancelled", job)
+        task = self.stack.tasks(job_id)[0]
+        self.assertEqual(task["state"], "cancelled", task)
+        self.assertEqual(pids_with_marker(marker), {}, "processes of the cancelled task survived")
+
     def test_timeout_on_all_agents(self):
         marker = str(random.randint(10**8, 10**9 - 1))
         self.addCleanup(self.kill_leftovers, marker)

@@ -328,13 +328,24 @@ class MusterStack:
             return json.load(f)
 
     def agent_journal(self, i):
-        """Task ids the agent started, in order (journal lines "start <task> <job>")."""
+        """Task ids the agent started, in order, one entry per start.
+
+        The agent writes "start <task> <job>" lines; docs/commands.md speaks of
+        one bare task id per line, which is read as a start too. Any other
+        multi-word line (e.g. a later "done <task>" record) is not a start.
+        """
+        ids = []
         try:
             with open(self.agent_dir(i) / "journal") as f:
-                return [line.split()[1] for line in f
-                        if line.startswith("start ") and len(line.split()) >= 2]
+                for line in f:
+                    words = line.split()
+                    if len(words) == 1:
+                        ids.append(words[0])
+                    elif len(words) >= 2 and words[0] == "start":
+                        ids.append(words[1])
         except FileNotFoundError:
-            return []
+            pass
+        return ids
 
     def agent_spool(self, i):
         spool = self.agent_dir(i) / "spool"
