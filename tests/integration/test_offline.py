@@ -66,6 +66,25 @@ class OfflineAgentTest(StackTestCase):
         self.assertNotIn(task_id, self.stack.agent_journal(2))
         self.assertEqual(self.stack.job(job_id)["state"], "cancelled")
 
+    def test_undelivered_task_expires_at_deadline(self):
+        self.take_offline(2)
+        self.addCleanup(lambda: self.stack.procs["agent2"].alive() or self.bring_online(2))
+        job_id = self.stack.submit_job({"command": "echo too-late", "deadline_s": 2,
+                                        "targets": {"agents": [self.uuid(2)]}})
+        task_id = self.stack.tasks(job_id)[0]["task_id"]
+        job = self.stack.wait_job(job_id, timeout=45)
+        self.assertEqual(job["state"], "failed", job)
+        self.assertEqual(job["counts"]["expired"], 1, job)
+        self.assertEqual(job.get("delivery_failures"), 1, job)
+        self.assertEqual(job.get("execution_failures"), 0, job)
+        self.assertEqual(self.stack.tasks(job_id)[0]["state"], "expired")
+        # The agent comes back and never runs it.
+        self.bring_online(2)
+        job, _ = self.stack.run_job({"command": "echo barrier",
+                                     "targets": {"agents": [self.uuid(2)]}}, timeout=60)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertNotIn(task_id, self.stack.agent_journal(2))
+
     def test_mixed_online_and_offline(self):
         self.take_offline(2)
         self.addCleanup(lambda: self.stack.procs["agent2"].alive() or self.bring_online(2))
