@@ -1,8 +1,9 @@
-"""Output larger than one XMPP stanza may carry (Prosody: 256 KiB after auth).
+"""Output larger than a default XMPP stanza (Prosody's default c2s limit is 256 KiB).
 
-The API allows output_quota up to 16 MiB per stream, so a complete result can
-be far bigger than a single c2s stanza. It must still arrive, and must never
-wedge the agent (a result the server refuses must not loop forever).
+output_quota may be up to 1 MiB per stream, so a complete result can reach
+about 2 MiB; the test stack's Prosody allows 4 MiB stanzas. The result must
+arrive whole, and the agent must keep working afterwards (a result the server
+refused would otherwise be resent from the spool on every connect).
 """
 
 import unittest
