@@ -20,6 +20,8 @@ for preset in dev asan; do
   fi
 done
 
+echo "=== fuzz"; ci/fuzz.sh || failed+=("fuzz")  # libFuzzer targets, FUZZ_SECONDS each (default 20)
+
 if [ ${#failed[@]} -gt 0 ]; then
   echo "=== FAILED: ${failed[*]}"
   exit 1
