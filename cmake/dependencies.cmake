@@ -52,12 +52,14 @@ if(MUSTER_DEPS_DIR)
 
   # The hub also loads Poco's XML, linked to Debian's shared libexpat; a
   # static expat in the same executable would interpose its symbols on Poco.
-  # So a build with the hub gives libstrophe Debian's libexpat (2.5.0 with
-  # the same Debian patches), and agent-only builds the pinned static one.
+  # So in a build with the hub, everything but the static agent executables
+  # (which set the target property MUSTER_STATIC_AGENT) gives libstrophe
+  # Debian's libexpat (2.5.0 with the same Debian patches).
   set(_muster_strophe_expat muster_dep_expat)
   if(MUSTER_BUILD_HUB)
     find_package(EXPAT REQUIRED)
-    set(_muster_strophe_expat EXPAT::EXPAT)
+    set(_muster_strophe_expat
+        "$<IF:$<BOOL:$<TARGET_PROPERTY:MUSTER_STATIC_AGENT>>,muster_dep_expat,EXPAT::EXPAT>")
   endif()
   _muster_static_lib(PkgConfig::STROPHE "${MUSTER_DEP_LIBSTROPHE}/lib/libstrophe.a")
   set_target_properties(PkgConfig::STROPHE PROPERTIES
