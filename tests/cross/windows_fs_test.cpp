@@ -7,6 +7,7 @@
 #include <string>
 
 #include "platform/fs.hpp"
+#include "platform/startup.hpp"
 
 namespace platform = muster::agent::platform;
 
@@ -56,4 +57,11 @@ TEST(WindowsFs, UnicodePaths) {
   const std::string f = platform::join_path(dir, "\xe6\x97\xa5\xe6\x9c\xac.txt");
   ASSERT_TRUE(platform::write_file_atomic(f, "x", false));
   EXPECT_EQ(platform::list_files(dir), (std::vector<std::string>{"\xe6\x97\xa5\xe6\x9c\xac.txt"}));
+}
+
+TEST(WindowsFs, DefaultStateDirIsUnderProgramData) {
+  const std::string dir = muster::agent::platform::default_state_dir();
+  ASSERT_GT(dir.size(), 3u);
+  EXPECT_EQ(dir[1], ':') << dir;
+  EXPECT_NE(dir.find("\\Muster\\agent"), std::string::npos) << dir;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Process-wide setup, called by main() before anything else runs.
 #include <csignal>
+#include <string>
 
 namespace muster::agent::platform {
 
@@ -12,5 +13,9 @@ void prepare_process();
 // Sets *flag to 1 when the agent is asked to stop: SIGTERM/SIGINT on POSIX,
 // console control events (Ctrl-C, close, shutdown) on Windows.
 void on_stop_request(volatile std::sig_atomic_t* flag);
+
+// Where the agent keeps its state unless told otherwise:
+// /var/lib/muster-agent on POSIX, %ProgramData%\Muster\agent on Windows.
+std::string default_state_dir();
 
 }  // namespace muster::agent::platform

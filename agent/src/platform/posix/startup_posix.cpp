@@ -29,4 +29,6 @@ void on_stop_request(volatile std::sig_atomic_t* flag) {
   ::sigaction(SIGINT, &stop_action, nullptr);
 }
 
+std::string default_state_dir() { return "/var/lib/muster-agent"; }
+
 }  // namespace muster::agent::platform

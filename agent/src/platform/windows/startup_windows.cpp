@@ -1,6 +1,7 @@
 #include <windows.h>
 
 #include "platform/startup.hpp"
+#include "platform/windows/win_text.hpp"
 
 namespace muster::agent::platform {
 namespace {
@@ -32,6 +33,13 @@ void prepare_process() {
 void on_stop_request(volatile std::sig_atomic_t* flag) {
   g_stop_flag = flag;
   ::SetConsoleCtrlHandler(on_console_event, TRUE);
+}
+
+std::string default_state_dir() {
+  wchar_t buffer[MAX_PATH] = {};
+  const DWORD n = ::GetEnvironmentVariableW(L"ProgramData", buffer, MAX_PATH);
+  const std::wstring base = n > 0 && n < MAX_PATH ? std::wstring(buffer, n) : std::wstring(L"C:\\ProgramData");
+  return win::narrow(base) + "\\Muster\\agent";
 }
 
 }  // namespace muster::agent::platform
