@@ -1,0 +1,216 @@
+"""Tenants, revocation, least privilege and the audit trail (issue 4, items 1, 3, 4, 5).
+
+- A second tenant's admin (`muster-hub admin-token --tenant other`) never sees
+  or touches the first tenant's agents, jobs or tokens, on every endpoint.
+- A deleted agent leaves the list, cannot log in to XMPP any more, cannot be
+  targeted, and its UUID is not given out again.
+- Tasks run as the unprivileged task user (nobody) unless an admin signs
+  "as_root"; an operator asking for root is refused.
+- Every write shows up in the tenant's audit trail; only admins read it.
+"""
+
+import pwd
+import subprocess
+import unittest
+import uuid
+
+from stackcase import StackTestCase, wait_until
+
+
+class SecurityTenantsTest(StackTestCase):
+    AGENTS = 3
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        stack = cls.stack
+        res = subprocess.run([str(stack.hub_bin), "admin-token", "--config", str(stack.hub_config),
+                              "--tenant", "other"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=30, check=True)
+        cls.other = res.stdout.decode().split()[-1]
+        cls.tokens = {}
+        for role in ("operator", "viewer"):
+            status, body = stack.api("POST", "/api/v1/tokens",
+                                     {"kind": "api", "role": role, "ttl_s": 3600})
+            assert status == 201, (status, body)
+            cls.tokens[role] = body
+
+    def api(self, *args, **kw):
+        return self.stack.api(*args, **kw)
+
+    def audit(self, token=None):
+        status, body = self.api("GET", "/api/v1/audit?limit=1000",
+                                token=token or self.stack.admin_token)
+        self.assertEqual(status, 200, body)
+        return body["entries"]
+
+    def assertAudited(self, method, path, status, token_id=None, entries=None):
+        entries = entries if entries is not None else self.audit()
+        hits = [e for e in entries if e["method"] == method and e["path"] == path
+                and e["status"] == status and (token_id is None or e["token"] == token_id)]
+        self.assertTrue(hits, f"no audit entry for {method} {path} -> {status} "
+                              f"(token {token_id}); have {entries[:5]}")
+        for field in ("token", "kind", "role", "from", "at"):
+            self.assertTrue(hits[0].get(field), f"audit entry lacks {field}: {hits[0]}")
+        return hits[0]
+
+    # -- tenants -----------------------------------------------------------
+    def test_other_tenant_never_sees_or_touches_ours(self):
+        other = self.other
+        job, _ = self.stack.run_job({"command": "echo mine",
+                                     "targets": {"agents": [self.uuid(1), self.uuid(2)]}})
+        running = self.stack.submit_job({"command": "sleep 30",
+                                         "targets": {"agents": [self.uuid(1)]}})
+        agent = self.uuid(1)
+        admin_id = self.tokens["operator"]["id"]
+
+        status, body = self.api("GET", "/api/v1/agents", token=other)
+        self.assertEqual((status, body), (200, {"agents": []}))
+        status, body = self.api("GET", "/api/v1/jobs", token=other)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["jobs"], [])
+        status, body = self.api("GET", "/api/v1/tokens", token=other)
+        self.assertEqual(status, 200, body)
+        self.assertNotIn(admin_id, [t["id"] for t in body["tokens"]])
+        ours = {e["token"] for e in self.audit()}
+        theirs = {e["token"] for e in self.audit(other)}
+        self.assertFalse(ours & theirs, "the other tenant reads our audit trail")
+
+        not_found = [
+            ("GET", f"/api/v1/agents/{agent}", None),
+            ("DELETE", f"/api/v1/agents/{agent}", None),
+            ("GET", f"/api/v1/jobs/{job['id']}", None),
+            ("GET", f"/api/v1/jobs/{job['id']}/tasks", None),
+            ("GET", f"/api/v1/jobs/{job['id']}/events", None),
+            ("POST", f"/api/v1/jobs/{running}/cancel", None),
+            ("DELETE", f"/api/v1/tokens/{admin_id}", None),
+        ]
+        for method, path, body in not_found:
+            with self.subTest(f"{method} {path}"):
+                self.assertApiError(self.api(method, path, body, token=other), 404, "not_found")
+        targeting = [
+            ({"agents": [agent]}, "unknown_agent"),
+            ({"agents": [self.uuid(2), self.uuid(3)]}, "unknown_agent"),
+            ({"labels": {"env": "test"}}, "no_targets"),
+            ({"labels": {"idx": "1"}}, "no_targets"),
+            ({"all": True}, "no_targets"),
+            ({"regions": ["default"]}, "no_targets"),
+            ({"facts": {"os": "linux"}}, "no_targets"),
+        ]
+        for targets, code in targeting:
+            for path in ("/api/v1/jobs", "/api/v1/jobs?dry_run=1"):
+                with self.subTest(f"{path} {targets}"):
+                    self.assertApiError(self.api("POST", path, {"command": "id", "targets": targets},
+                                                 token=other), 400, code)
+
+        # Nothing of ours moved: the agent is there and online, the job still runs,
+        # our tokens work, and the other tenant's refusals are in its own trail only.
+        self.assertEqual(self.stack.agents()[agent]["status"], "online")
+        self.assertEqual(self.stack.job(running)["state"], "running")
+        self.assertFalse(self.stack.job(running).get("cancel_requested"))
+        self.assertEqual(self.api("GET", "/api/v1/jobs", token=self.tokens["operator"]["token"])[0],
+                         200)
+        self.assertAudited("DELETE", f"/api/v1/agents/{agent}", 404, entries=self.audit(other))
+        self.assertFalse([e for e in self.audit() if e["token"] in theirs])
+        # And the other way: our admin does not see the other tenant's tokens.
+        status, body = self.api("POST", "/api/v1/tokens", {"kind": "api", "role": "viewer",
+                                                           "ttl_s": 600}, token=other)
+        self.assertEqual(status, 201, body)
+        status, listed = self.api("GET", "/api/v1/tokens")
+        self.assertNotIn(body["id"], [t["id"] for t in listed["tokens"]])
+        self.assertApiError(self.api("DELETE", f"/api/v1/tokens/{body['id']}"), 404, "not_found")
+        self.api("POST", f"/api/v1/jobs/{running}/cancel")
+
+    # -- revocation --------------------------------------------------------
+    def test_deleted_agent_is_gone_for_good(self):
+        victim = self.uuid(3)
+        log = self.stack.procs["agent3"].log
+        status, body = self.api("DELETE", f"/api/v1/agents/{victim}")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "revoked", body)
+        self.assertNotIn(victim, self.stack.agents())
+        status, body = self.api("GET", f"/api/v1/agents/{victim}")  # kept as a record, or gone
+        self.assertTrue(status == 404 or (status == 200 and body["status"] == "revoked"), body)
+        self.assertApiError(self.api("POST", "/api/v1/jobs",
+                                     {"command": "id", "targets": {"agents": [victim]}}),
+                            400, "unknown_agent")
+        status, body = self.api("POST", "/api/v1/jobs?dry_run=1",
+                                {"command": "id", "targets": {"all": True}})
+        self.assertEqual(status, 200, body)
+        self.assertNotIn(victim, body["agents"])
+        # Its session ends and it can no longer log in: its log shows refused logins.
+        marks = ("not-authorized", "authentication failed", "auth failed", "SASL")
+        wait_until(lambda: any(m in log.read_text(errors="replace") for m in marks), 90,
+                   "agent 3's log to show its XMPP login refused", interval=0.5)
+        self.assertIn(victim, self.stack.redis_cli("--raw", "SMEMBERS",
+                                                   "muster:revoked-agents").split())
+        # Its UUID is never given out again.
+        token = self.stack.create_enroll_token(3)
+        for i in range(3):
+            status, body = self.api("POST", "/api/v1/enroll",
+                                    {"hostname": f"new-{i}", "os": "linux", "arch": "x86_64"},
+                                    token=token)
+            self.assertEqual(status, 201, body)
+            self.assertNotEqual(body["uuid"], victim)
+        self.assertAudited("DELETE", f"/api/v1/agents/{victim}", 200)
+
+    # -- least privilege ---------------------------------------------------
+    def test_tasks_run_unprivileged_unless_an_admin_signs_root(self):
+        nobody = pwd.getpwnam("nobody").pw_uid
+        agent = self.uuid(2)
+        job, tasks = self.stack.run_job({"command": "id -u", "targets": {"agents": [agent]}})
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(tasks[agent]["stdout"].strip(), str(nobody), tasks[agent])
+        job, tasks = self.stack.run_job({"command": "id -u", "as_root": True,
+                                         "targets": {"agents": [agent]}})
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(tasks[agent]["stdout"].strip(), "0", tasks[agent])
+        operator = self.tokens["operator"]
+        self.assertApiError(self.api("POST", "/api/v1/jobs", {"command": "id -u", "as_root": True,
+                                                              "targets": {"agents": [agent]}},
+                                     token=operator["token"]), 403, "forbidden")
+        status, body = self.api("POST", "/api/v1/jobs", {"command": "id -u",
+                                                         "targets": {"agents": [agent]}},
+                                token=operator["token"])
+        self.assertEqual(status, 201, body)
+        self.assertEqual(self.stack.wait_job(body["id"])["state"], "succeeded")
+        self.assertAudited("POST", "/api/v1/jobs", 403, operator["id"])
+        self.assertAudited("POST", "/api/v1/jobs", 201, operator["id"])
+
+    # -- audit -------------------------------------------------------------
+    def test_audit_records_every_write_and_only_admins_read_it(self):
+        admin_entries_before = len(self.audit())
+        status, created = self.api("POST", "/api/v1/tokens",
+                                   {"kind": "api", "role": "viewer", "ttl_s": 600})
+        self.assertEqual(status, 201, created)
+        status, _ = self.api("DELETE", f"/api/v1/tokens/{created['id']}")
+        self.assertEqual(status, 200)
+        job_id = self.stack.submit_job({"command": "sleep 20", "targets": {"agents": [self.uuid(1)]}})
+        status, _ = self.api("POST", f"/api/v1/jobs/{job_id}/cancel")
+        self.assertEqual(status, 200)
+        viewer = self.tokens["viewer"]
+        self.assertApiError(self.api("POST", "/api/v1/jobs", {"command": "id",
+                                                              "targets": {"all": True}},
+                                     token=viewer["token"]), 403, "forbidden")
+        bad = self.api("POST", "/api/v1/jobs", b"{not json")
+        self.assertEqual(bad[0], 400)
+        entries = self.audit()
+        self.assertGreaterEqual(len(entries), admin_entries_before + 5)
+        self.assertAudited("POST", "/api/v1/tokens", 201, entries=entries)
+        self.assertAudited("DELETE", f"/api/v1/tokens/{created['id']}", 200, entries=entries)
+        self.assertAudited("POST", "/api/v1/jobs", 201, entries=entries)
+        self.assertAudited("POST", f"/api/v1/jobs/{job_id}/cancel", 200, entries=entries)
+        self.assertAudited("POST", "/api/v1/jobs", 403, viewer["id"], entries=entries)
+        self.assertAudited("POST", "/api/v1/jobs", 400, entries=entries)
+        # Reads are not audited; only admins read the trail.
+        self.assertFalse([e for e in entries if e["method"] == "GET"])
+        self.assertApiError(self.api("GET", "/api/v1/audit", token=viewer["token"]), 403,
+                            "forbidden")
+        self.assertApiError(self.api("GET", "/api/v1/audit",
+                                     token=self.tokens["operator"]["token"]), 403, "forbidden")
+        self.assertApiError(self.api("GET", "/api/v1/audit", token=self.stack.enroll_token), 403,
+                            "forbidden")
+
+
+if __name__ == "__main__":
+    unittest.main()
