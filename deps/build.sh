@@ -179,9 +179,14 @@ build_all() {
     -DENABLE_TARGET_EXPORT=OFF -DCJSON_OVERRIDE_BUILD_SHARED_LIBS=ON -DCJSON_BUILD_SHARED_LIBS=OFF
 
   pin curl; src="$(fetch curl)"
+  # curl detects a working poll() with a test program it cannot run when
+  # cross-compiling, and then falls back to select(), refusing every socket
+  # with fd >= FD_SETSIZE. Linux's poll() is fine; Windows uses Winsock.
+  local curl_poll=()
+  case "$target" in windows-*) ;; *) curl_poll=(-DHAVE_POLL_FINE=1) ;; esac
   local mbedlib=(-DMBEDTLS_INCLUDE_DIRS="$mbed/include" -DMBEDTLS_LIBRARY="$mbed/lib/libmbedtls.a"
                  -DMBEDX509_LIBRARY="$mbed/lib/libmbedx509.a" -DMBEDCRYPTO_LIBRARY="$mbed/lib/libmbedcrypto.a")
-  build curl "$src" "${mbedlib[@]}" \
+  build curl "$src" "${mbedlib[@]}" "${curl_poll[@]}" \
     -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DHTTP_ONLY=ON -DCURL_USE_MBEDTLS=ON \
     -DCURL_USE_OPENSSL=OFF -DCURL_USE_SCHANNEL=OFF -DCURL_DISABLE_COOKIES=ON \
     -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBSSH=OFF -DCURL_USE_LIBPSL=OFF -DUSE_LIBIDN2=OFF \

@@ -14,6 +14,9 @@ Scenarios:
                    another CA: it must refuse the server and never come online
   wrong-name       the XMPP server's certificate is replaced by one from the
                    right CA for another host name: the agent must refuse it
+  high-fd          the agent starts with descriptors 3..1199 taken, so its
+                   XMPP and HTTPS sockets are all above FD_SETSIZE (libstrophe's
+                   event loop is patched from select() to poll())
 
 Each boots a private Redis + Prosody + muster-hub (MusterStack), enrolls one
 agent (HTTPS, libcurl + mbedTLS), waits for it online (XMPP over TLS to the
@@ -69,6 +72,8 @@ def make_runner(target, scenario, work):
     if scenario == "bullseye-chroot":
         base = bullseye_rootfs()
         return ChrootRunner(binary, base, qemu=qemu, nsswitch=HOSTILE_NSSWITCH)
+    if scenario == "high-fd":
+        return Runner(binary, [sys.executable, str(Path(__file__).resolve().parent / "high_fds.py")])
     if scenario in ("emulator", "wrong-ca", "wrong-name"):
         if target.startswith("windows"):
             return WineRunner(binary)
@@ -87,6 +92,17 @@ def other_ca(work):
                     "-subj", "/CN=Not the Muster CA", "-addext", "basicConstraints=critical,CA:TRUE"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return (d / "ca.pem").read_text()
+
+
+def socket_fds(pid):
+    fds = []
+    for entry in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(entry).startswith("socket:"):
+                fds.append(int(entry.name))
+        except OSError:
+            continue
+    return sorted(fds)
 
 
 def idle_rss_kib(pid):
@@ -161,6 +177,12 @@ def run(target, scenario):
             rss = idle_rss_kib(pid)
             what = "agent" if target == "linux-x86_64-static" else "agent + qemu-user emulator"
             say(f"idle RSS after 5 s connected: {rss} KiB ({what}, pid {pid})")
+
+        if scenario == "high-fd":
+            sockets = socket_fds(pid)
+            say(f"agent socket descriptors: {sockets}")
+            if not sockets or min(sockets) < 1024:
+                raise StackError("expected every socket of the agent above FD_SETSIZE (1024)")
 
         if scenario == "wrong-name":
             # A certificate from the right CA, for another host name: the
