@@ -42,7 +42,12 @@ bool starts_with(const std::string& text, const char* prefix) {
 
 }  // namespace
 
-Agent::Agent(StatePaths paths, AgentState state, std::string task_user)
+xmpp_log_t* strophe_logger() {
+  static xmpp_log_t logger = {strophe_log, nullptr};
+  return &logger;
+}
+
+Agent::Agent(StatePaths paths, AgentState state, std::string task_user, xmpp_ctx_t* shared_ctx)
     : paths_(std::move(paths)),
       state_(std::move(state)),
       journal_(paths_.journal_file()),
@@ -54,7 +59,9 @@ Agent::Agent(StatePaths paths, AgentState state, std::string task_user)
                                                        proto::encode(chunk));
             xmpp_send(conn_, message.get());
           },
-          [this](const proto::TaskResult& result) { keep_result(result); }, std::move(task_user)) {}
+          [this](const proto::TaskResult& result) { keep_result(result); }, std::move(task_user)),
+      ctx_(shared_ctx),
+      owns_ctx_(shared_ctx == nullptr) {}
 
 void Agent::keep_result(const proto::TaskResult& result) {
   if (auto put = spool_.put(result); !put) {
@@ -84,8 +91,10 @@ void Agent::report_unrun(const std::string& task_id, const std::string& job_id, 
 
 Agent::~Agent() {
   if (conn_ != nullptr) xmpp_conn_release(conn_);
-  if (ctx_ != nullptr) xmpp_ctx_free(ctx_);
-  xmpp_shutdown();
+  if (owns_ctx_ && ctx_ != nullptr) {
+    xmpp_ctx_free(ctx_);
+    xmpp_shutdown();
+  }
 }
 
 proto::Status Agent::open() {
@@ -104,9 +113,10 @@ proto::Status Agent::open() {
                  "it is not run again");
   }
 
-  xmpp_initialize();
-  static xmpp_log_t logger = {strophe_log, nullptr};
-  ctx_ = xmpp_ctx_new(nullptr, &logger);
+  if (owns_ctx_) {
+    xmpp_initialize();
+    ctx_ = xmpp_ctx_new(nullptr, strophe_logger());
+  }
   conn_ = xmpp_conn_new(ctx_);
   xmpp_conn_set_flags(conn_, XMPP_CONN_FLAG_MANDATORY_TLS);
   xmpp_conn_set_cafile(conn_, paths_.xmpp_ca_file().c_str());
@@ -167,6 +177,10 @@ void Agent::handle_disconnected(int error) {
   connected_ = false;
   connecting_ = false;
   if (!was_connected) ++failed_attempts_;
+  if (stopping_) {
+    LOG_INFO("disconnected");
+    return;
+  }
   const auto delay = backoff_delay(failed_attempts_);
   next_attempt_ = Clock::now() + delay;
   LOG_WARN("%s (error %d); next attempt in %lld ms", was_connected ? "disconnected" : "connection failed", error,
@@ -332,21 +346,30 @@ void Agent::send_ping_to_server(Clock::time_point now) {
   last_ping_sent_ = now;
 }
 
-void Agent::run(const volatile std::sig_atomic_t* stop) {
-  while (*stop == 0) {
-    const auto now = Clock::now();
-    if (!connected_ && !connecting_ && now >= next_attempt_) connect();
-    // Short waits only while tasks run (their pipes are not in libstrophe's
-    // select); an idle agent wakes once a second.
-    xmpp_run_once(ctx_, runner_.active() ? 5 : 1000);
-    runner_.pump();
-    resend_stale_results(Clock::now());
-    send_ping_to_server(Clock::now());
-  }
-  shutdown();
+void Agent::step() {
+  if (stopping_) return;
+  const auto now = Clock::now();
+  if (!connected_ && !connecting_ && now >= next_attempt_) connect();
+  runner_.pump();
+  resend_stale_results(Clock::now());
+  send_ping_to_server(Clock::now());
 }
 
-void Agent::shutdown() {
+void Agent::run(const volatile std::sig_atomic_t* stop) {
+  while (*stop == 0) {
+    // Short waits only while tasks run (their pipes are not in libstrophe's
+    // poll set); an idle agent wakes once a second.
+    xmpp_run_once(ctx_, busy() ? 5 : 1000);
+    step();
+  }
+  request_stop();
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  while (!stopped() && Clock::now() < deadline) xmpp_run_once(ctx_, 50);
+}
+
+void Agent::request_stop() {
+  if (stopping_) return;
+  stopping_ = true;
   LOG_INFO("stopping");
   runner_.abort_all("the agent was stopped while the task was running");
   if (connected_) {
@@ -356,8 +379,8 @@ void Agent::shutdown() {
     xmpp_send(conn_, presence);
     xmpp_stanza_release(presence);
     xmpp_disconnect(conn_);
-    const auto deadline = Clock::now() + std::chrono::seconds(3);
-    while ((connected_ || connecting_) && Clock::now() < deadline) xmpp_run_once(ctx_, 50);
+  } else if (connecting_) {
+    xmpp_disconnect(conn_);
   }
 }
 

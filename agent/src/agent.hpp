@@ -15,10 +15,17 @@
 
 namespace muster::agent {
 
+// libstrophe's log output routed to the agent's log.
+xmpp_log_t* strophe_logger();
+
 class Agent {
  public:
+  using Clock = std::chrono::steady_clock;
+
   // `task_user`: the account tasks run as when the agent runs as root.
-  Agent(StatePaths paths, AgentState state, std::string task_user);
+  // `shared_ctx`: a libstrophe context owned by the caller, for many agents
+  // in one event loop (bench/swarm); null means the agent owns its own.
+  Agent(StatePaths paths, AgentState state, std::string task_user, xmpp_ctx_t* shared_ctx = nullptr);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -28,8 +35,22 @@ class Agent {
   // Runs until *stop becomes non-zero (set from a signal handler).
   void run(const volatile std::sig_atomic_t* stop);
 
+  // The pieces of run() for a caller that drives a shared context:
+  // step() after each xmpp_run_once(); busy() asks for short waits.
+  void step();
+  bool busy() const { return runner_.active(); }
+  bool connected() const { return connected_; }
+  // Spreads a swarm's first logins over time instead of all at once.
+  void connect_not_before(Clock::time_point when) { next_attempt_ = when; }
+  // Answers tasks with an immediate success instead of running them, so a
+  // benchmark measures dispatch, not process start-up.
+  void use_builtin_noop() { runner_.use_builtin_noop(); }
+  // Aborts running tasks, says goodbye and starts the disconnect;
+  // stopped() turns true once the stream is closed.
+  void request_stop();
+  bool stopped() const { return !connected_ && !connecting_; }
+
  private:
-  using Clock = std::chrono::steady_clock;
 
   static void on_connection_event(xmpp_conn_t* conn, xmpp_conn_event_t event, int error,
                                   xmpp_stream_error_t* stream_error, void* self);
@@ -52,7 +73,6 @@ class Agent {
   void refuse(const std::string& id, const std::string& to, const char* type, const char* condition,
               const std::string& text);
   bool from_master(xmpp_stanza_t* stanza) const;
-  void shutdown();
 
   StatePaths paths_;
   AgentState state_;
@@ -61,6 +81,8 @@ class Agent {
   Spool spool_;
   TaskRunner runner_;
   xmpp_ctx_t* ctx_ = nullptr;
+  bool owns_ctx_ = true;
+  bool stopping_ = false;
   xmpp_conn_t* conn_ = nullptr;
   bool connected_ = false;
   bool connecting_ = false;
