@@ -307,10 +307,6 @@ class SecurityApiTest(StackTestCase):
         ])
         self.assertStoreUnchanged(before)
 
-    # C++ fix needed (hub/src/core/agents.cpp, Agents::enroll → Auth::consume_enroll_use):
-    # the use is taken with HINCRBY before checking that one is left, so every
-    # refused attempt with a spent token drives "uses" further below zero.
-    @unittest.expectedFailure
     def test_spent_enrollment_token(self):
         """A refused enrollment (no uses left) must not change the token either."""
         token = self.stack.create_enroll_token(1)

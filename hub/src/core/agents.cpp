@@ -93,34 +93,50 @@ proto::Enrollment Agents::enroll(const Principal& principal, const std::string& 
   auto facts = proto::decode_facts(root->get());
   if (!facts) throw ApiError(400, proto::to_string(facts.error().code), facts.error().message);
 
-  auth_.consume_enroll_use(principal);
   proto::StringMap labels = principal.labels;
   for (const auto& [k, v] : facts->labels) labels[k] = v;
 
   const RegionConfig* region = principal.region.empty() ? &config_.regions.front() : config_.region(principal.region);
   if (region == nullptr) throw ApiError(400, "invalid_field", "the token's region " + principal.region + " is not configured");
 
+  // Only a request that validated takes a use, and an enrollment that fails
+  // after that (no master answered, the store went away) gives it back.
+  auth_.consume_enroll_use(principal);
+  try {
+    return register_agent(principal, *facts, labels, *region);
+  } catch (...) {
+    try {
+      auth_.refund_enroll_use(principal);
+    } catch (const StoreError&) {
+      // The store is gone too; the original error says more.
+    }
+    throw;
+  }
+}
+
+proto::Enrollment Agents::register_agent(const Principal& principal, const proto::Facts& facts,
+                                         const proto::StringMap& labels, const RegionConfig& region) {
   proto::Enrollment e;
   do {
     e.uuid = proto::new_uuid();  // never the id of an agent that exists or existed
   } while (store_.run({"EXISTS", keys::agent(e.uuid)}).integer != 0);
   // A stable spread of agents over the region's shards.
-  const std::string& shard = region->shards[std::hash<std::string>{}(e.uuid) % region->shards.size()];
-  e.jid = e.uuid + "@" + region->xmpp_domain;
+  const std::string& shard = region.shards[std::hash<std::string>{}(e.uuid) % region.shards.size()];
+  e.jid = e.uuid + "@" + region.xmpp_domain;
   e.password = proto::random_hex(24);
-  e.xmpp_host = region->xmpp_host;
-  e.xmpp_port = region->xmpp_port;
-  e.xmpp_domain = region->xmpp_domain;
-  e.ca_pem = ca_pem_.at(region->name);
+  e.xmpp_host = region.xmpp_host;
+  e.xmpp_port = region.xmpp_port;
+  e.xmpp_domain = region.xmpp_domain;
+  e.ca_pem = ca_pem_.at(region.name);
   e.master_jid = shard;
   e.signing_keys = keys_.public_pems;
   ask_master(shard, "add-user", e.jid, e.password);
 
   const auto now = std::to_string(unix_seconds());
   store_.pipeline({
-      {"HSET", keys::agent(e.uuid), "tenant", principal.tenant, "hostname", facts->hostname, "os", facts->os, "arch",
-       facts->arch, "kernel", facts->kernel, "agent_version", facts->agent_version, "labels",
-       proto::JsonBuilder().add("l", labels).dump(), "region", region->name, "shard", shard, "status",
+      {"HSET", keys::agent(e.uuid), "tenant", principal.tenant, "hostname", facts.hostname, "os", facts.os, "arch",
+       facts.arch, "kernel", facts.kernel, "agent_version", facts.agent_version, "labels",
+       proto::JsonBuilder().add("l", labels).dump(), "region", region.name, "shard", shard, "status",
        "offline", "enrolled_at", now, "last_seen", "0"},
       {"SADD", keys::tenant_agents(principal.tenant), e.uuid},
   });

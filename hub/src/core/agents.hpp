@@ -30,6 +30,9 @@ class Agents {
   std::vector<std::pair<std::string, Reply>> load_all(const std::string& tenant);
 
  private:
+  // The part of enroll() after the token's use is taken: account, record, credentials.
+  proto::Enrollment register_agent(const Principal& principal, const proto::Facts& facts,
+                                   const proto::StringMap& labels, const RegionConfig& region);
   // Sends a control request to the shard's master and waits for its answer.
   void ask_master(const std::string& shard, const std::string& op, const std::string& jid,
                   const std::string& password);

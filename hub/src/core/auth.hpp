@@ -38,8 +38,11 @@ class Auth {
                                std::int64_t ttl_s, const std::string& region);
   // From an "Authorization: Bearer ..." header value; throws ApiError 401.
   Principal authenticate(const std::string& authorization_header);
-  // Spends one use of an enrollment token; throws ApiError 401 when none is left.
+  // Spends one use of an enrollment token, atomically and only when one is
+  // left; throws ApiError 401 (and changes nothing) when none is left.
   void consume_enroll_use(const Principal& principal);
+  // Gives back a use taken by an enrollment that then failed.
+  void refund_enroll_use(const Principal& principal);
   // The tenant's live tokens (never the secrets), and revocation by id.
   std::string list_json(const std::string& tenant);
   // Throws ApiError 404 when the tenant has no token with this id.
