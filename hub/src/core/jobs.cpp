@@ -14,9 +14,6 @@
 namespace muster::hub {
 namespace {
 
-constexpr std::size_t kMaxListedJobs = 100;
-
-
 void require_role(const Principal& p, Role needed) {
   if (p.kind != TokenKind::api) throw ApiError(403, "forbidden", "an enrollment token cannot use this endpoint");
   if (p.role < needed) {
