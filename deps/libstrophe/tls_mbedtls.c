@@ -462,6 +462,15 @@ tls_t *tls_new(xmpp_conn_t *conn)
     mbedtls_ssl_conf_min_version(&tls->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
     mbedtls_ssl_conf_rng(&tls->conf, mbedtls_ctr_drbg_random, &tls->drbg);
+    /* mbedTLS 2.28 offers its curves largest first, so servers that honour
+     * the client's order (Prosody does) pick P-384 or P-521 for ECDHE. The
+     * fast curves first make an agent's handshake several times cheaper,
+     * which counts on small ARM boards and for a fleet reconnecting at once. */
+    static const mbedtls_ecp_group_id preferred_curves[] = {
+        MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+        MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_SECP521R1,
+        MBEDTLS_ECP_DP_NONE};
+    mbedtls_ssl_conf_curves(&tls->conf, preferred_curves);
 
     if (conn->tls_trust) {
         /* XMPP_CONN_FLAG_TRUST_TLS: the caller asked to accept any peer */
