@@ -5,8 +5,29 @@
 #include <Poco/Redis/Exception.h>
 #include <Poco/SHA1Engine.h>
 
+#include <chrono>
+#include <iostream>
+
 namespace muster::hub {
 namespace {
+
+constexpr int kConnectTimeoutSeconds = 5;
+constexpr int kReceiveTimeoutSeconds = 10;
+// A failure this long after the command went out is a receive timeout, not a
+// dead connection (see connection_lost()).
+constexpr auto kDeadConnectionWithin = std::chrono::seconds(kReceiveTimeoutSeconds) / 2;
+
+// True when the connection itself failed (the server went away: restart,
+// failover, idle timeout): Poco reports that as an IOException (socket
+// errors) or as RedisException "Lost connection" (end of stream). Poco's
+// streams also turn a receive timeout into that "Lost connection"; a dead
+// socket fails at once, a timeout only after kReceiveTimeoutSeconds, so the
+// caller tells them apart by the time taken.
+bool connection_lost(const Poco::Exception& e) {
+  if (dynamic_cast<const Poco::IOException*>(&e) != nullptr) return true;
+  return dynamic_cast<const Poco::Redis::RedisException*>(&e) != nullptr &&
+         e.message().find("Lost connection") != std::string::npos;
+}
 
 Poco::Redis::Array to_array(const Command& command) {
   Poco::Redis::Array array;
@@ -72,16 +93,26 @@ Reply run_on(Poco::Redis::Client& client, const Command& command) {
   return reply;
 }
 
-Poco::Redis::Client::Ptr RedisConnectionFactory::createObject() {
-  Poco::Redis::Client::Ptr client(new Poco::Redis::Client());
+namespace {
+
+// Connects (or reconnects) a client: timeouts and AUTH as configured.
+void open_connection(Poco::Redis::Client& client, const StoreConfig& config) {
   try {
-    client->connect(config_.host, config_.port, Poco::Timespan(5, 0));
-    client->setReceiveTimeout(Poco::Timespan(10, 0));
-    if (!config_.password.empty()) run_on(*client, {"AUTH", config_.password});
+    client.connect(config.host, config.port, Poco::Timespan(kConnectTimeoutSeconds, 0));
+    client.setReceiveTimeout(Poco::Timespan(kReceiveTimeoutSeconds, 0));
+    if (!config.password.empty()) run_on(client, {"AUTH", config.password});
   } catch (const Poco::Exception& e) {
-    throw StoreError("cannot connect to the store at " + config_.host + ":" + std::to_string(config_.port) + ": " +
+    client.disconnect();
+    throw StoreError("cannot connect to the store at " + config.host + ":" + std::to_string(config.port) + ": " +
                      e.displayText());
   }
+}
+
+}  // namespace
+
+Poco::Redis::Client::Ptr RedisConnectionFactory::createObject() {
+  Poco::Redis::Client::Ptr client(new Poco::Redis::Client());
+  open_connection(*client, config_);
   return client;
 }
 
@@ -97,18 +128,37 @@ auto Store::with_connection(Fn fn) {
     throw StoreError("store connection pool: " + e.displayText());
   }
   if (client.isNull()) throw StoreError("store connection pool exhausted");
-  try {
-    auto result = fn(*client);
-    pool_.returnObject(client);
-    return result;
-  } catch (const StoreError&) {
-    pool_.returnObject(client);  // an error reply leaves the connection usable
-    throw;
-  } catch (const Poco::Exception& e) {
-    // Network trouble: drop this connection, a new one is made next time.
-    client->disconnect();
-    pool_.returnObject(client);
-    throw StoreError("store: " + e.displayText());
+  for (bool retried = false;; retried = true) {
+    const auto sent = std::chrono::steady_clock::now();
+    try {
+      auto result = fn(*client);
+      pool_.returnObject(client);
+      return result;
+    } catch (const StoreError&) {
+      pool_.returnObject(client);  // an error reply leaves the connection usable: never retried
+      throw;
+    } catch (const Poco::Exception& e) {
+      // Network trouble: drop this connection (a disconnected client leaves
+      // the pool when returned). A pooled connection whose server went away
+      // (a Redis restart) fails at once: reconnect and retry the command
+      // once, so the first requests after a restart do not fail. A timeout
+      // or an error reply is never retried. The one case where the retry
+      // repeats work is a connection that breaks after the server ran the
+      // command and before its reply arrived (a crash in between).
+      client->disconnect();
+      if (!retried && connection_lost(e) && std::chrono::steady_clock::now() - sent < kDeadConnectionWithin) {
+        try {
+          open_connection(*client, config_);
+          std::cerr << "muster-hub store: " << e.displayText() << "; reconnected, retrying the command once" << std::endl;
+          continue;
+        } catch (const StoreError&) {
+          pool_.returnObject(client);
+          throw;
+        }
+      }
+      pool_.returnObject(client);
+      throw StoreError("store: " + e.displayText());
+    }
   }
 }
 
@@ -133,21 +183,42 @@ std::vector<Reply> Store::pipeline(const std::vector<Command>& commands) {
 
 Reply Store::eval(const std::string& script, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args) {
+  return eval_many(script, {{keys, args}}).front();
+}
+
+std::vector<Reply> Store::eval_many(const std::string& script, const std::vector<ScriptCall>& calls) {
   static const std::string kNoScript = "NOSCRIPT";
+  if (calls.empty()) return {};
   const std::string sha = sha1_hex(script);
-  Command command{"EVALSHA", sha, std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
-  return with_connection([&](Poco::Redis::Client& c) {
-    Reply reply = to_reply(c.sendCommand(to_array(command)));
-    if (reply.kind == Reply::Kind::error && reply.text.compare(0, kNoScript.size(), kNoScript) == 0) {
-      command[0] = "EVAL";
-      command[1] = script;
-      reply = to_reply(c.sendCommand(to_array(command)));
+  std::vector<Command> commands;
+  commands.reserve(calls.size());
+  for (const auto& call : calls) {
+    Command command{"EVALSHA", sha, std::to_string(call.keys.size())};
+    command.insert(command.end(), call.keys.begin(), call.keys.end());
+    command.insert(command.end(), call.args.begin(), call.args.end());
+    commands.push_back(std::move(command));
+  }
+  std::vector<Reply> replies = pipeline(commands);
+  // A store that lost its script cache (restart, failover) refuses every
+  // call without running it; load the script and run just those again.
+  std::vector<std::size_t> again;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].kind == Reply::Kind::error && replies[i].text.compare(0, kNoScript.size(), kNoScript) == 0) {
+      again.push_back(i);
     }
+  }
+  if (!again.empty()) {
+    run({"SCRIPT", "LOAD", script});
+    std::vector<Command> retry;
+    retry.reserve(again.size());
+    for (auto i : again) retry.push_back(commands[i]);
+    auto retried = pipeline(retry);
+    for (std::size_t k = 0; k < again.size(); ++k) replies[again[k]] = std::move(retried[k]);
+  }
+  for (const auto& reply : replies) {
     if (reply.kind == Reply::Kind::error) throw StoreError("script: " + reply.text);
-    return reply;
-  });
+  }
+  return replies;
 }
 
 Poco::Redis::Client::Ptr Store::connect_dedicated(long receive_timeout_ms) {
