@@ -25,6 +25,11 @@ constexpr double kResultGraceSeconds = 60;
 constexpr long kSweepLimit = 500;
 constexpr const char* kControlIdPrefix = "c:";
 constexpr const char* kOnlineUsersId = "online-users";
+constexpr const char* kOnlineItemsId = "online-items";
+constexpr const char* kDiscoItemsNs = "http://jabber.org/protocol/disco#items";
+// ejabberd's XEP-0030 node that lists every online session (listed in the
+// server's own disco#items; open to the `configure` ACL, like XEP-0133).
+constexpr const char* kOnlineUsersNode = "online users";
 constexpr const char* kCommandsNs = "http://jabber.org/protocol/commands";
 constexpr const char* kAdminNode = "http://jabber.org/protocol/admin#";
 constexpr const char* kDataNs = "jabber:x:data";
@@ -252,7 +257,7 @@ void Master::send_task(const std::string& job_id, const std::string& agent_id) {
   t.output_quota = std::stoll(job.elements[3].text.empty() ? "65536" : job.elements[3].text);
   link_.post([this, to = agent_jid(agent_id), job_id, payload = proto::encode(t)] {
     auto iq = proto::make_payload_iq(link_.ctx(), "set", kTaskIdPrefix + job_id, to, proto::kTaskElement, payload);
-    link_.send(iq.get());
+    send(iq.get());
   });
 }
 
@@ -327,7 +332,9 @@ void Master::handle_control(const Reply& fields) {
                          {{"accountjid", jid}, {"password", password}, {"password-verify", password}});
     } else {
       // End the live session first, then remove the account for good.
-      send_admin_command("end-" + request, "end-user-session", {{"accountjids", jid}});
+      // XEP-0133 names the field accountjids; ejabberd (23.01) reads only
+      // accountjid. Each server ignores the field it does not know.
+      send_admin_command("end-" + request, "end-user-session", {{"accountjids", jid}, {"accountjid", jid}});
       send_admin_command(kControlIdPrefix + request, "delete-user", {{"accountjids", jid}});
     }
   });
@@ -349,12 +356,20 @@ void Master::cancel_running(const std::string& job_id) {
     proto::CancelRequest cancel{t.elements[2].text, job_id};
     link_.post([this, to = agent_jid(agents.elements[i].text), job_id, payload = proto::encode(cancel)] {
       auto iq = proto::make_payload_iq(link_.ctx(), "set", kCancelIdPrefix + job_id, to, proto::kCancelElement, payload);
-      link_.send(iq.get());
+      send(iq.get());
     });
   }
 }
 
 // ---- XMPP thread -------------------------------------------------------
+
+void Master::send(xmpp_stanza_t* stanza) {
+  // XEP-0114 §3.1: a component addresses its stanzas 'from' its own domain.
+  // Prosody fills in a missing 'from'; ejabberd (check_from, the default)
+  // answers it with an invalid-from stream error and closes the stream.
+  if (xmpp_stanza_get_from(stanza) == nullptr) xmpp_stanza_set_from(stanza, shard_.c_str());
+  link_.send(stanza);
+}
 
 void Master::send_admin_command(const std::string& id, const std::string& node,
                                 const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -377,7 +392,7 @@ void Master::send_admin_command(const std::string& id, const std::string& node,
     if (var == "FORM_TYPE") xmpp_stanza_set_type(field, "hidden");
     add_text(ctx, add_child(ctx, field, "value"), value);
   }
-  link_.send(iq.get());
+  send(iq.get());
 }
 
 void Master::on_connected() {
@@ -385,6 +400,17 @@ void Master::on_connected() {
   // the server who is online and greet them; each agent answers with its
   // presence and resends unacknowledged results.
   send_admin_command(kOnlineUsersId, "get-online-users-list", {{"max_items", "all"}});
+}
+
+void Master::request_online_items() {
+  // ejabberd 23.01 has no get-online-users-list command (service-unavailable)
+  // but lists online sessions as disco#items of its "online users" node.
+  proto::StanzaRef iq(xmpp_iq_new(link_.ctx(), "get", kOnlineItemsId));
+  xmpp_stanza_set_to(iq.get(), region_.xmpp_domain.c_str());
+  xmpp_stanza_t* query = add_child(link_.ctx(), iq.get(), "query");
+  xmpp_stanza_set_ns(query, kDiscoItemsNs);
+  xmpp_stanza_set_attribute(query, "node", kOnlineUsersNode);
+  send(iq.get());
 }
 
 std::string Master::agent_of(const std::string& jid) const {
@@ -405,7 +431,15 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
   try {
     if (name == "iq" && from == region_.xmpp_domain && (type == "result" || type == "error")) {
       if (starts_with(id, kControlIdPrefix)) on_admin_reply(stanza, id.substr(std::strlen(kControlIdPrefix)));
-      if (id == kOnlineUsersId) on_online_users(stanza);
+      if (id == kOnlineUsersId) {
+        if (type == "result") {
+          on_online_users(stanza);
+        } else {
+          log("get-online-users-list refused (" + proto::error_description(stanza) + "); asking disco#items");
+          request_online_items();
+        }
+      }
+      if (id == kOnlineItemsId) on_online_items(stanza);
       return;
     }
     std::string agent_id = agent_of(from);
@@ -415,7 +449,7 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
     if (agent_id.empty()) {
       if (name == "iq" && (type == "get" || type == "set")) {
         auto error = proto::make_iq_error(link_.ctx(), id, from, "auth", "forbidden", "not an agent of this region");
-        link_.send(error.get());
+        send(error.get());
       }
       return;
     }
@@ -428,11 +462,11 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
         on_result(stanza, agent_id, *payload);
       } else {
         auto error = proto::make_iq_error(link_.ctx(), id, from, "cancel", "feature-not-implemented", "unknown request");
-        link_.send(error.get());
+        send(error.get());
       }
     } else if (name == "iq" && type == "get") {
       auto pong = proto::make_iq_result(link_.ctx(), id, from);  // XEP-0199 and anything harmless
-      link_.send(pong.get());
+      send(pong.get());
     } else if (name == "message") {
       if (auto payload = proto::payload_text(stanza, proto::kOutputElement)) on_output(agent_id, *payload);
     }
@@ -441,7 +475,7 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
     if (name == "iq" && type == "set") {
       // The agent keeps the result in its spool and sends it again.
       auto error = proto::make_iq_error(link_.ctx(), id, from, "wait", "internal-server-error", "store unavailable");
-      link_.send(error.get());
+      send(error.get());
     }
   }
 }
@@ -519,13 +553,13 @@ void Master::on_result(xmpp_stanza_t* stanza, const std::string& agent_id, const
   auto result = proto::decode_task_result(payload);
   if (!result) {
     auto error = proto::make_iq_error(link_.ctx(), id, from, "modify", "bad-request", result.error().message);
-    link_.send(error.get());
+    send(error.get());
     return;
   }
   const Reply task_id = store_.run({"HGET", keys::task(result->job_id, agent_id), "task_id"});
   if (task_id.text != result->task_id) {
     auto error = proto::make_iq_error(link_.ctx(), id, from, "cancel", "item-not-found", "no such task for this agent");
-    link_.send(error.get());
+    send(error.get());
     return;
   }
   std::vector<std::string> fields{"stdout",         result->stdout_text,
@@ -545,7 +579,7 @@ void Master::on_result(xmpp_stanza_t* stanza, const std::string& agent_id, const
   store_.run({"ZREM", keys::inflight(shard_), result->job_id + "|" + agent_id});
   follow_up(store_, result->job_id, outcome);
   auto ack = proto::make_iq_result(link_.ctx(), id, from);
-  link_.send(ack.get());
+  send(ack.get());
 }
 
 void Master::on_output(const std::string& agent_id, const std::string& payload) {
@@ -592,12 +626,38 @@ void Master::on_online_users(xmpp_stanza_t* stanza) {
       }
     }
   }
+  greet(agents);
+}
+
+void Master::on_online_items(xmpp_stanza_t* stanza) {
+  if (proto::attribute(stanza, "type") != "result") {
+    // Agents are still seen when they next send presence (on reconnect), and a
+    // task to an agent that left bounces and parks; only the greeting is lost.
+    log("cannot list the online agents: " + proto::error_description(stanza) +
+        " (allow this component XEP-0133 get-online-users-list or the disco node 'online users')");
+    return;
+  }
+  std::set<std::string> agents;
+  xmpp_stanza_t* query = xmpp_stanza_get_child_by_name_and_ns(stanza, "query", kDiscoItemsNs);
+  for (xmpp_stanza_t* item = query != nullptr ? xmpp_stanza_get_children(query) : nullptr; item != nullptr;
+       item = xmpp_stanza_get_next(item)) {
+    const char* name = xmpp_stanza_get_name(item);
+    if (name == nullptr || std::strcmp(name, "item") != 0) continue;
+    const std::string agent_id = agent_of(proto::attribute(item, "jid"));
+    if (!agent_id.empty()) agents.insert(agent_id);
+  }
+  greet(agents);
+}
+
+void Master::greet(const std::set<std::string>& agents) {
+  // Each agent answers with its presence (which marks it online and releases
+  // its parked tasks) and resends unacknowledged results.
   log("component up; greeting " + std::to_string(agents.size()) + " online agent(s)");
   for (const auto& agent_id : agents) {
     proto::StanzaRef presence(xmpp_presence_new(link_.ctx()));
     const std::string to = agent_id + "@" + region_.xmpp_domain + "/" + proto::kAgentResource;
     xmpp_stanza_set_to(presence.get(), to.c_str());
-    link_.send(presence.get());
+    send(presence.get());
   }
 }
 

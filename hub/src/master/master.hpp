@@ -5,6 +5,7 @@
 // store does not have.
 #include <atomic>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -47,8 +48,14 @@ class Master {
   void on_output(const std::string& agent_id, const std::string& payload);
   void on_admin_reply(xmpp_stanza_t* stanza, const std::string& request_id);
   void on_online_users(xmpp_stanza_t* stanza);
+  // Fallback where get-online-users-list is refused (ejabberd 23.01).
+  void request_online_items();
+  void on_online_items(xmpp_stanza_t* stanza);
+  void greet(const std::set<std::string>& agents);
   void send_admin_command(const std::string& id, const std::string& node,
                           const std::vector<std::pair<std::string, std::string>>& fields);
+  // Every stanza the master sends, with this shard's component JID as 'from'.
+  void send(xmpp_stanza_t* stanza);
   // The agent id of a JID in this region's domain, or empty.
   std::string agent_of(const std::string& jid) const;
   void release_parked(const std::string& agent_id);
