@@ -26,6 +26,7 @@ class StackTestCase(unittest.TestCase):
     """
 
     AGENTS = 3
+    XMPP_SERVER = None  # "prosody" or "ejabberd"; None: $MUSTER_XMPP_SERVER or Prosody
     stack = None
     _failed = False
 
@@ -33,7 +34,7 @@ class StackTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls._failed = False
         cls.state_dir = tempfile.mkdtemp(prefix=f"muster-{cls.__name__}-")
-        cls.stack = MusterStack(cls.state_dir, agents=cls.AGENTS)
+        cls.stack = MusterStack(cls.state_dir, agents=cls.AGENTS, xmpp_server=cls.XMPP_SERVER)
         cls.addClassCleanup(cls._tear_down_stack)
         try:
             cls.stack.start()

@@ -2,8 +2,9 @@
 """Boot a complete private Muster stack on loopback, for tests and demos.
 
 One state directory holds everything: a generated CA and certificates, a
-private redis-server, a private Prosody, muster-hub (role all) and N enrolled
-muster-agents. All listeners bind 127.0.0.1 on free ports.
+private redis-server, a private XMPP server (Prosody by default, or ejabberd),
+muster-hub (role all) and N enrolled muster-agents. All listeners bind
+127.0.0.1 on free ports.
 
 As a module (tests):
 
@@ -14,11 +15,18 @@ As a module (tests):
     finally:
         stack.stop()
 
+    MusterStack(tempdir, agents=3, xmpp_server="ejabberd")   # a private ejabberd instead
+
+The XMPP server is `xmpp_server` ("prosody" or "ejabberd"), else
+$MUSTER_XMPP_SERVER, else Prosody. ejabberd runs from ejabberdctl (Debian's
+package) as user ejabberd when started by root, with its own config, spool,
+logs, Erlang cookie and node name, and its own epmd on a free loopback port.
+
 As a command:
 
-    muster_stack.py up   --dir D [--agents N]   start detached, write D/pids.json, D/demo.env
+    muster_stack.py up   --dir D [--agents N] [--xmpp-server S]   start detached, write D/pids.json, D/demo.env
     muster_stack.py down --dir D                stop what D/pids.json records
-    muster_stack.py demo --dir D                up with 3 agents, run `uname -a; id` everywhere
+    muster_stack.py demo --dir D [--xmpp-server S]   up with 3 agents, run `uname -a; id` everywhere
 
 Binaries come from $MUSTER_BUILD_DIR (default <repo>/build/dev):
 agent/muster-agent and hub/muster-hub. Runs under /usr/bin/python3, stdlib only.
@@ -29,6 +37,7 @@ import atexit
 import http.client
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -43,6 +52,10 @@ XMPP_DOMAIN = "muster.localhost"
 SHARD = "shard0.muster.localhost"
 AGENT_RESOURCE = "muster"
 MAX_BODY = 1024 * 1024
+XMPP_SERVERS = ("prosody", "ejabberd")
+EJABBERD_USER = "ejabberd"  # Debian's ejabberdctl runs the node only as this user (or root → su)
+# What ejabberd 23.01 logs (level info) when a component authenticates.
+EJABBERD_COMPONENT_LOGIN = "Accepted external component"
 
 _DEFAULT = object()  # "use the admin token" marker for MusterStack.api()
 
@@ -162,8 +175,9 @@ def _die_with_parent():
 class Proc:
     """One child process in its own process group (session), logging to a file."""
 
-    def __init__(self, name, argv, log, cwd=None, env=None, tied=True):
+    def __init__(self, name, argv, log, cwd=None, env=None, tied=True, user=None):
         self.tied = tied  # dies with the Python process that started it (not for `up`)
+        self.user = user  # run as this user (name), e.g. ejabberd; None: as we are
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log = Path(log)
@@ -184,7 +198,8 @@ class Proc:
                 self.popen = subprocess.Popen(
                     self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                     cwd=self.cwd, env=self.env, start_new_session=True,
-                    preexec_fn=_die_with_parent if self.tied else None)
+                    preexec_fn=_die_with_parent if self.tied else None,
+                    **user_args(self.user))
             except OSError as e:
                 raise StackError(f"cannot start {self.name} ({self.argv[0]}): {e}") from e
         self.pid = self.popen.pid
@@ -269,6 +284,48 @@ class Proc:
                 "cwd": self.cwd}
 
 
+def user_args(user):
+    """subprocess keyword arguments that run a child as `user` (None: as we are)."""
+    if user is None or pwd.getpwuid(os.geteuid()).pw_name == user:
+        return {}
+    pw = pwd.getpwnam(user)
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+class EjabberdProc(Proc):
+    """ejabberd in the foreground under ejabberdctl; stopped with `ejabberdctl stop`
+    (a clean Erlang shutdown), then like any Proc if it is still there."""
+
+    def __init__(self, name, ctl, log, cwd=None, env=None, tied=True, user=None):
+        super().__init__(name, ctl + ["foreground"], log, cwd=cwd, env=env, tied=tied,
+                         user=user)
+        self.ctl = list(ctl)  # ejabberdctl with this node's options, without a command
+
+    def ctl_run(self, *args, timeout=60):
+        """Run one ejabberdctl command against this node; returns (status, output)."""
+        try:
+            res = subprocess.run(self.ctl + list(args), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.cwd,
+                                 env=self.env, timeout=timeout, **user_args(self.user))
+        except subprocess.TimeoutExpired as e:
+            return None, f"timed out after {timeout}s: {(e.stdout or b'').decode(errors='replace')}"
+        return res.returncode, res.stdout.decode("utf-8", "replace")
+
+    def stop(self, timeout=10.0):
+        if self.pid is None or not self.alive():
+            return super().stop(timeout)
+        status, out = self.ctl_run("stop", timeout=max(timeout, 30))
+        if status == 0 and self._wait(max(timeout, 30)):
+            code = self.returncode()
+            self._signal_group(signal.SIGKILL)  # anything left in the group (helpers)
+            self.last_stop = ("exited" if code is None else
+                              f"exit {code}" if code >= 0 else f"signal {-code}")
+            return self.last_stop
+        with open(self.log, "ab") as logf:
+            logf.write(f"==== ejabberdctl stop failed (status {status}): {out}\n".encode())
+        return super().stop(timeout)
+
+
 # ---------------------------------------------------------------------------
 # the stack
 
@@ -277,7 +334,11 @@ class MusterStack:
     """A private Muster installation under one state directory."""
 
     def __init__(self, state_dir, agents=3, build=None, labels=None, agent_log_level="debug",
-                 detached=False):
+                 detached=False, xmpp_server=None):
+        self.xmpp_server = xmpp_server or os.environ.get("MUSTER_XMPP_SERVER") or "prosody"
+        if self.xmpp_server not in XMPP_SERVERS:
+            raise ValueError(f"xmpp_server must be one of {XMPP_SERVERS}, "
+                             f"not {self.xmpp_server!r}")
         self.dir = Path(state_dir).resolve()
         self.n_agents = agents
         self.build = Path(build).resolve() if build else build_dir()
@@ -290,6 +351,8 @@ class MusterStack:
         self.enroll_token = None
         self.ports = {}
         self.component_secret = os.urandom(12).hex()
+        self.timings = {}  # seconds each step of start() took, e.g. timings["xmpp"]
+        self.ejabberd_node = None  # Erlang node name, when xmpp_server is ejabberd
         self._stopped = False
         if not detached:
             atexit.register(self.stop)
@@ -356,7 +419,8 @@ class MusterStack:
 
     # -- lifecycle ----------------------------------------------------------
     def check_dependencies(self):
-        for tool in ("openssl", "redis-server", "redis-cli", "prosody"):
+        tools = ("ejabberdctl", "erl", "epmd") if self.xmpp_server == "ejabberd" else ("prosody",)
+        for tool in ("openssl", "redis-server", "redis-cli", *tools):
             require_tool(tool)
         require_binary(self.hub_bin)
         require_binary(self.agent_bin)
@@ -368,7 +432,9 @@ class MusterStack:
         try:
             self.make_certificates()
             self.start_redis()
-            self.start_prosody()
+            began = time.monotonic()
+            self.start_xmpp()
+            self.timings["xmpp"] = time.monotonic() - began
             self.start_hub()
             self.admin_token = self.create_admin_token()
             if self.n_agents:
@@ -386,7 +452,7 @@ class MusterStack:
     def stop(self):
         """Stop everything this stack started, agents first. Safe to call twice."""
         order = sorted((n for n in self.procs if n.startswith("agent")), reverse=True)
-        order += [n for n in ("hub", "prosody", "redis") if n in self.procs]
+        order += [n for n in ("hub", "prosody", "ejabberd", "epmd", "redis") if n in self.procs]
         for name in order:
             try:
                 self.procs[name].stop(timeout=10)
@@ -404,16 +470,20 @@ class MusterStack:
         """Start a stopped process again with the same command line and wait until it serves."""
         proc = self.procs[name]
         logins_before = self.component_logins()
+        if name == "ejabberd" and not self.procs["epmd"].alive():
+            self.start_process("epmd")
         proc.start()
         if name == "redis":
             self._wait_port(proc, self.ports["redis"])
-        elif name == "prosody":
-            self._wait_port(proc, self.ports["c2s"])
-            self._wait_port(proc, self.ports["component"])
+        elif name == "epmd":
+            self._wait_port(proc, self.ports["epmd"])
+        elif name in ("prosody", "ejabberd"):
+            self._wait_port(proc, self.ports["c2s"], timeout=60)
+            self._wait_port(proc, self.ports["component"], timeout=60)
             hub = self.procs.get("hub")
             if hub is not None and hub.alive():
                 wait_until(lambda: self.component_logins() > logins_before, 60,
-                           "the hub's component to log in to the restarted Prosody",
+                           f"the hub's component to log in to the restarted {name}",
                            interval=0.2, check=hub.check_running)
         elif name == "hub":
             self.wait_hub(logins_before)
@@ -567,10 +637,223 @@ Component "{SHARD}"
             return ""
 
     def component_logins(self):
-        """How often the hub's component has authenticated to Prosody so far."""
+        """How often the hub's component has authenticated to the XMPP server so far."""
+        if self.xmpp_server == "ejabberd":
+            return self.ejabberd_component_logins([SHARD])
         return sum(1 for line in self.prosody_log().splitlines()
                    if f"{SHARD}:component" in line
                    and "External component successfully authenticated" in line)
+
+    def xmpp_log(self):
+        """The XMPP server's log so far (Prosody's or ejabberd's)."""
+        return self.ejabberd_log() if self.xmpp_server == "ejabberd" else self.prosody_log()
+
+    def start_xmpp(self):
+        """Start the stack's XMPP server (self.xmpp_server) and wait until it listens."""
+        if self.xmpp_server == "ejabberd":
+            self.start_ejabberd()
+        else:
+            self.start_prosody()
+
+    # -- ejabberd -------------------------------------------------------------
+    # A private ejabberd node started the way Debian's unit starts it
+    # (`ejabberdctl foreground`), with everything of its own under
+    # <dir>/ejabberd: config, ejabberdctl.cfg, Mnesia spool, logs, Erlang cookie
+    # ($HOME), node name, and an epmd on a free loopback port (ERL_EPMD_PORT), so
+    # nothing is shared with a system ejabberd or another stack.
+    @property
+    def ejabberd_dir(self):
+        return self.dir / "ejabberd"
+
+    def ejabberd_user(self):
+        """ejabberdctl runs the node only as user ejabberd (it su's to it from root)."""
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        if os.geteuid() != 0 and me != EJABBERD_USER:
+            raise StackError(f"Debian's ejabberdctl runs ejabberd only as root or as user "
+                             f"{EJABBERD_USER}, not as {me}")
+        try:
+            pwd.getpwnam(EJABBERD_USER)
+        except KeyError:
+            raise StackError(f"user {EJABBERD_USER} does not exist: install Debian's ejabberd "
+                             f"package (ci/install-deps.sh)") from None
+        return EJABBERD_USER
+
+    def _open_path_to(self, user):
+        """Let `user` reach the ejabberd directory: search permission on the state
+        directory (added here) and on every directory above it (checked)."""
+        if os.geteuid() != 0:
+            return
+        mode = self.dir.stat().st_mode
+        if not mode & 0o001:
+            self.dir.chmod((mode & 0o7777) | 0o001)
+        for parent in self.dir.parents:
+            if not parent.stat().st_mode & 0o001:
+                raise StackError(f"ejabberd runs as user {user} and cannot reach {self.dir}: "
+                                 f"{parent} has no search permission for others; "
+                                 f"choose a state directory under /tmp")
+
+    def ejabberd_env(self):
+        env = dict(os.environ)
+        env.update({"HOME": str(self.ejabberd_dir),  # .erlang.cookie of this node only
+                    "ERL_EPMD_PORT": str(self.ports["epmd"]),
+                    "ERL_EPMD_ADDRESS": "127.0.0.1"})
+        return env
+
+    def ejabberd_ctl(self):
+        """ejabberdctl with this node's options; append a command (status, stop, ...)."""
+        edir = self.ejabberd_dir
+        return [require_tool("ejabberdctl"), "--config-dir", str(edir),
+                "--config", str(edir / "ejabberd.yml"), "--ctl-config", str(edir / "ejabberdctl.cfg"),
+                "--spool", str(edir / "spool"), "--logs", str(edir / "logs"),
+                "--node", self.ejabberd_node]
+
+    def write_ejabberd_config(self, shards):
+        edir = self.ejabberd_dir
+        c2s, comp, epmd = self.ports["c2s"], self.ports["component"], self.ports["epmd"]
+        # One PEM with the certificate and its key, readable by the ejabberd user only.
+        pem = edir / "xmpp.pem"
+        pem.write_bytes((self.pki / "xmpp.crt").read_bytes() + (self.pki / "xmpp.key").read_bytes())
+        pem.chmod(0o600)
+        (edir / "ca.pem").write_bytes(self.ca_file.read_bytes())
+        hosts = "".join(f'      "{s}":\n        password: "{self.component_secret}"\n'
+                        for s in shards)
+        admins = "".join(f'\n      - "{s}"' for s in shards)
+        (edir / "ejabberd.yml").write_text(f"""# private ejabberd for one Muster test stack
+hosts:
+  - "{XMPP_DOMAIN}"
+loglevel: info
+log_rotate_count: 0
+hide_sensitive_log_data: true
+certfiles:
+  - "{pem}"
+ca_file: "{edir / 'ca.pem'}"
+acme:
+  auto: false
+# Agents log in with SCRAM only (hashed passwords, stored as SCRAM-SHA-256).
+auth_method: internal
+auth_password_format: scram
+auth_scram_hash: sha256
+disable_sasl_mechanisms: ["PLAIN", "DIGEST-MD5", "X-OAUTH2"]
+s2s_access: none
+listen:
+  -
+    port: {c2s}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls_required: true
+    protocol_options: ["no_sslv3", "no_tlsv1", "no_tlsv1_1"]
+    # No rate limit on agents; a reconnect storm must not overflow the accept queue
+    # (the default backlog is 5).
+    shaper: none
+    backlog: 1024
+    # Results carry up to twice the output quota (1 MiB per stream at most).
+    max_stanza_size: 4194304
+  -
+    # XEP-0114, plaintext: loopback only.
+    port: {comp}
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    shaper: none
+    backlog: 1024
+    max_stanza_size: 4194304
+    hosts:
+{hosts}acl:
+  admin:
+    # The master components run XEP-0133 commands (add-user, delete-user,
+    # end-user-session, get-online-users-list); nobody else may.
+    server:{admins}
+access_rules:
+  configure:
+    allow: admin
+  local:
+    allow: all
+  c2s:
+    allow: all
+modules:
+  mod_adhoc: {{}}
+  mod_configure: {{}}
+  mod_disco: {{}}
+  mod_last: {{}}
+  # Liveness about a minute, like the Prosody config: a silent agent is pinged
+  # after 20 s and dropped 10 s later; its session then waits 30 s for a resume
+  # before the master hears it went offline.
+  mod_ping:
+    send_pings: true
+    ping_interval: 20
+    ping_ack_timeout: 10
+    timeout_action: kill
+  mod_stream_mgmt:
+    resume_timeout: 30
+    max_resume_timeout: 30
+""")
+        (edir / "inetrc").write_text('{lookup,["file","native"]}.\n'
+                                     '{host,{127,0,0,1}, ["localhost"]}.\n')
+        erl = ""
+        if not self.detached:
+            # ejabberdctl runs erl as its child: make the node die with it, as
+            # every process of a test stack dies with the test (PR_SET_PDEATHSIG).
+            wrapper = edir / "erl-tied"
+            wrapper.write_text(f'#!/bin/sh\nexec {require_tool("setpriv")} --pdeathsig TERM '
+                               f'{require_tool("erl")} "$@"\n')
+            wrapper.chmod(0o755)
+            erl = f"ERL={wrapper}\n"
+        (edir / "ejabberdctl.cfg").write_text(f"""# ejabberdctl settings of this private node (sourced by ejabberdctl)
+ERLANG_NODE={self.ejabberd_node}
+# The Erlang distribution listens on loopback only: the kernel option that
+# INET_DIST_INTERFACE=127.0.0.1 turns into, given directly (ejabberdctl would
+# boot an extra erl on every command to compute it).
+ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -kernel inet_dist_use_interface {{127,0,0,1}}"
+ERL_MAX_PORTS=65536
+ERL_PROCESSES=262144
+# epmd on loopback, on this node's own port.
+ERL_EPMD_ADDRESS=127.0.0.1
+export ERL_EPMD_PORT={epmd}
+EJABBERD_PID_PATH={edir / 'ejabberd.pid'}
+EJABBERD_BYPASS_WARNINGS=true
+{erl}""")
+
+    def start_ejabberd(self):
+        user = self.ejabberd_user()
+        edir = self.ejabberd_dir
+        for sub in ("spool", "logs"):
+            (edir / sub).mkdir(parents=True, exist_ok=True)
+        self.ports.setdefault("c2s", free_port())
+        self.ports.setdefault("component", free_port())
+        self.ports.setdefault("epmd", free_port())
+        if not self.ejabberd_node:
+            self.ejabberd_node = f"muster_{os.urandom(4).hex()}@localhost"
+        self.write_ejabberd_config([SHARD])
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam(user)
+            for path in [edir, *edir.rglob("*")]:
+                os.chown(path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+            self._open_path_to(user)
+        env = self.ejabberd_env()
+        tied = not self.detached
+        epmd = Proc("epmd", [require_tool("epmd"), "-port", self.ports["epmd"],
+                             "-address", "127.0.0.1"],
+                    edir / "epmd.out", cwd=edir, env=env, tied=tied, user=user).start()
+        self.procs["epmd"] = epmd
+        self._wait_port(epmd, self.ports["epmd"])
+        proc = EjabberdProc("ejabberd", self.ejabberd_ctl(), edir / "ejabberd.out", cwd=edir,
+                            env=env, tied=tied, user=user).start()
+        self.procs["ejabberd"] = proc
+        self._wait_port(proc, self.ports["c2s"], timeout=60)
+        self._wait_port(proc, self.ports["component"], timeout=60)
+
+    def ejabberdctl(self, *args, timeout=60):
+        """Run an ejabberdctl command on the stack's node; returns (status, output)."""
+        return self.procs["ejabberd"].ctl_run(*args, timeout=timeout)
+
+    def ejabberd_log(self):
+        try:
+            return (self.ejabberd_dir / "logs" / "ejabberd.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def ejabberd_component_logins(self, shards):
+        return sum(1 for line in self.ejabberd_log().splitlines()
+                   if EJABBERD_COMPONENT_LOGIN in line and any(s in line for s in shards))
 
     # -- hub ----------------------------------------------------------------
     def write_hub_config(self):
@@ -803,6 +1086,7 @@ component_secret = {self.component_secret}
             "build": str(self.build),
             "hub_url": self.hub_url if "api" in self.ports else None,
             "ports": self.ports,
+            "xmpp_server": self.xmpp_server,
             "agents": {str(i): u for i, u in self.agent_uuids.items()},
             "processes": [p.record() for p in self.procs.values() if p.pid],
         }
@@ -828,6 +1112,9 @@ class RegionStack(MusterStack):
         self.agents_per_region = agents_per_region
         self.n_standbys = standbys
         self.agent_region = {}
+        if kwargs.get("xmpp_server") not in (None, "prosody"):
+            raise ValueError("RegionStack runs one Prosody per region; it has no ejabberd mode")
+        kwargs["xmpp_server"] = "prosody"
         super().__init__(state_dir, agents=agents_per_region * len(self.region_names), **kwargs)
 
     # -- names ----------------------------------------------------------------
@@ -1091,8 +1378,8 @@ def down(state_dir, timeout=10.0):
         return 0
     state = json.loads(path.read_text())
     records = state.get("processes", [])
-    # agents first, then hub, prosody, redis
-    rank = {"hub": 1, "prosody": 2, "redis": 3}
+    # agents first, then hub, the XMPP server, epmd, redis
+    rank = {"hub": 1, "prosody": 2, "ejabberd": 2, "epmd": 3, "redis": 4}
     records.sort(key=lambda r: rank.get(r["name"], 0))
     for rec in records:
         pid = rec.get("pid")
@@ -1131,7 +1418,7 @@ def prepare_state_dir(path):
 
 
 def cmd_up(args):
-    stack = MusterStack(args.dir, agents=args.agents, detached=True)
+    stack = MusterStack(args.dir, agents=args.agents, detached=True, xmpp_server=args.xmpp_server)
     stack.start()
     env_file = stack.dir / "demo.env"
     env_file.write_text(f"MUSTER_URL={stack.hub_url}\nMUSTER_TOKEN={stack.admin_token}\n"
@@ -1187,6 +1474,9 @@ def main(argv=None):
         p.add_argument("--dir", required=True, help="state directory")
         if name == "up":
             p.add_argument("--agents", type=int, default=3)
+        if name != "down":
+            p.add_argument("--xmpp-server", choices=XMPP_SERVERS, default=None,
+                           help="XMPP server (default: $MUSTER_XMPP_SERVER or prosody)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "down":
