@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libstrophe-dev libcjson-dev libmbedtls-dev libcurl4-openssl-dev libpoco-dev
   googletest libgtest-dev
-  redis-server prosody openssl
+  redis-server prosody ejabberd openssl
   python3 python3-slixmpp procps
 )
 
