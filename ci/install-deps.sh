@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Install the Debian packages Muster needs to build and test. Idempotent: only
-# missing packages are installed, and `apt-get update` runs only then.
+# Install the Debian packages Muster needs to build and test, then build the
+# host's pinned dependency set (deps/build.sh linux-x86_64-static). Idempotent:
+# only missing packages are installed, and `apt-get update` runs only then.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# The C/C++ libraries of the agent and the hub's XMPP link (mbedTLS, expat,
+# cJSON, curl, libstrophe, GoogleTest) are the pinned set deps/build.sh builds
+# from Debian's source archive (debian-archive-keyring, xz-utils, patch; the
+# googletest package supplies GoogleTest's sources); only Poco (with OpenSSL
+# and the shared libexpat its XML uses) comes from a binary package.
 packages=(
-  build-essential cmake ninja-build pkg-config
-  libstrophe-dev libcjson-dev libmbedtls-dev libcurl4-openssl-dev libpoco-dev
-  googletest libgtest-dev
+  build-essential cmake ninja-build pkg-config xz-utils patch debian-archive-keyring
+  libpoco-dev libexpat1-dev googletest
   redis-server prosody ejabberd openssl
   python3 python3-slixmpp procps
 )
@@ -21,19 +26,22 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+
+  # The packaged services are not used: tests start private instances on free
+  # ports. Stop the system ones the packages may have started, where systemd runs.
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    for svc in prosody redis-server; do
+      "${sudo[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    done
+  fi
 fi
 
-echo "install-deps: installing ${missing[*]}"
-if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update
-"${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-
-# The packaged services are not used: tests start private instances on free
-# ports. Stop the system ones the packages may have started, where systemd runs.
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  for svc in prosody redis-server; do
-    "${sudo[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true
-  done
-fi
+# The pinned libraries of the host build (presets dev, asan, fuzz); cached,
+# about a second when nothing changed.
+deps/build.sh linux-x86_64-static

@@ -1,5 +1,6 @@
-# Link rules for the agent when it is built against the pinned static
-# dependency set (MUSTER_DEPS_DIR): one self-contained executable per target.
+# Link rules for the agent artifacts (MUSTER_STATIC_AGENT, on with a cross/
+# toolchain file): one self-contained executable per target, built against the
+# pinned static dependency set (MUSTER_DEPS_DIR).
 #  - Linux: fully static glibc, as static-pie (ASLR) where the toolchain has
 #    it (rcrt1.o), else plain -static. Name lookups are then restricted to
 #    glibc's built-in "files dns" at start (platform/linux/), because a static
@@ -11,11 +12,12 @@ include(CheckCSourceCompiles)
 
 add_library(muster_static_runtime INTERFACE)
 add_library(muster::static_runtime ALIAS muster_static_runtime)
-set(MUSTER_STATIC_AGENT OFF)
 set(MUSTER_STATIC_PIE OFF)
 
-if(MUSTER_DEPS_DIR)
-  set(MUSTER_STATIC_AGENT ON)
+if(MUSTER_STATIC_AGENT)
+  if(MUSTER_SANITIZE OR MUSTER_FUZZ)
+    message(FATAL_ERROR "MUSTER_STATIC_AGENT cannot be combined with sanitizers (MUSTER_SANITIZE, MUSTER_FUZZ)")
+  endif()
   if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
     set(CMAKE_REQUIRED_FLAGS "-fPIE")
     set(CMAKE_REQUIRED_LINK_OPTIONS "-static-pie")

@@ -222,8 +222,15 @@ write_deps_file() {
       printf 'set(MUSTER_DEP_%s "%s")\n' "$(echo "$name" | tr a-z A-Z)" "${entry#*=}"
     done
   } > "$out.tmp"
-  mv "$out.tmp" "$out"
-  log "wrote $out"
+  # Unchanged content keeps its time stamp, so builds that include it do not
+  # reconfigure.
+  if cmp -s "$out.tmp" "$out"; then
+    rm -f "$out.tmp"
+    log "$out unchanged"
+  else
+    mv "$out.tmp" "$out"
+    log "wrote $out"
+  fi
 }
 
 case "${1:-}" in
