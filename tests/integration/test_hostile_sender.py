@@ -8,6 +8,10 @@ error, run nothing and journal nothing, and keep working for its master.
 import asyncio
 import json
 import logging
+import os
+import shutil
+import stat
+import tempfile
 import uuid
 import unittest
 import xml.etree.ElementTree as ET
@@ -75,6 +79,18 @@ def send_iq_as(jid, password, ca_file, host, port, to, payload_xml, timeout=20):
 
 
 class HostileSenderTest(StackTestCase):
+    def drop_dir(self):
+        """A fresh world-writable sticky directory (mode 1777) on a path every
+        user can reach: a task would be able to leave a file there whatever user
+        it runs as (nobody, by default), so a missing marker means it never ran."""
+        d = Path(tempfile.mkdtemp(prefix="muster-hostile-"))
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o1777)
+        self.assertEqual(stat.S_IMODE(os.stat(d).st_mode), 0o1777)
+        for p in d.parents:
+            self.assertTrue(os.stat(p).st_mode & stat.S_IXOTH, f"{p} is not searchable by other users")
+        return d
+
     def intruder_send(self, to, payload_xml):
         creds = self.stack.agent_info(2)
         for field in ("jid", "password", "xmpp_host", "xmpp_port"):
@@ -92,7 +108,8 @@ class HostileSenderTest(StackTestCase):
     def test_task_from_other_account_is_refused(self):
         target = self.stack.agent_info(1)
         target_jid = f"{target['jid']}/muster"
-        marker = Path(self.state_dir) / f"intrusion-{uuid.uuid4().hex}"
+        drop = self.drop_dir()
+        marker = drop / f"intrusion-{uuid.uuid4().hex}"
         task_id = str(uuid.uuid4())
         task = {"v": 1, "task_id": task_id, "job_id": str(uuid.uuid4()),
                 "command": f"touch {marker}", "timeout_s": 60, "output_quota": 65536}
@@ -102,11 +119,16 @@ class HostileSenderTest(StackTestCase):
         self.assertEqual(condition, "not-authorized", reply)
 
         # A real job on the same agent afterwards works, and serves as a barrier:
-        # anything the stanza could have started would have started by now.
+        # anything the stanza could have started would have started by now. It
+        # also leaves its own file in the drop directory, which shows that a
+        # task that ran would have left the marker.
+        control = drop / f"control-{uuid.uuid4().hex}"
         job, tasks = self.stack.run_job(
-            {"command": "echo still-here", "targets": {"agents": [self.uuid(1)]}}, timeout=60)
+            {"command": f"touch {control} && echo still-here", "targets": {"agents": [self.uuid(1)]}},
+            timeout=60)
         self.assertEqual(job["state"], "succeeded", job)
         self.assertEqual(tasks[self.uuid(1)]["stdout"], "still-here\n")
+        self.assertTrue(control.exists(), "a real task could not write to the drop directory")
 
         self.assertFalse(marker.exists(), "the refused task ran")
         self.assertNotIn(task_id, self.stack.agent_journal(1), "the refused task was journalled")
@@ -115,17 +137,20 @@ class HostileSenderTest(StackTestCase):
 
     def test_malformed_payload_from_other_account_is_refused(self):
         target = self.stack.agent_info(1)
-        marker = Path(self.state_dir) / f"intrusion-{uuid.uuid4().hex}"
+        drop = self.drop_dir()
+        marker = drop / f"intrusion-{uuid.uuid4().hex}"
         for payload in ("<task xmlns='urn:muster:1'>{not json</task>",
                         "<task xmlns='urn:muster:1'>{\"v\": 1, \"command\": \"touch "
                         f"{marker}\"}}</task>"):
             kind, reply, _ = self.intruder_send(f"{target['jid']}/muster", payload)
             self.assertEqual(kind, "error", reply)
-        self.assertFalse(marker.exists())
         self.assertTrue(self.stack.procs["agent1"].alive())
-        job, tasks = self.stack.run_job({"command": "true", "targets": {"agents": [self.uuid(1)]}},
-                                        timeout=60)
+        control = drop / f"control-{uuid.uuid4().hex}"
+        job, tasks = self.stack.run_job({"command": f"touch {control}",
+                                         "targets": {"agents": [self.uuid(1)]}}, timeout=60)
         self.assertEqual(job["state"], "succeeded", job)
+        self.assertTrue(control.exists(), "a real task could not write to the drop directory")
+        self.assertFalse(marker.exists(), "the refused task ran")
 
 
 if __name__ == "__main__":
