@@ -2,20 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <unistd.h>
+#include <filesystem>
+#include <system_error>
 
 #include "muster/proto/uuid.hpp"
 
 using namespace muster::proto;
 
 namespace {
-
-std::string temp_key_path() {
-  char dir[] = "/tmp/muster-sign-XXXXXX";
-  EXPECT_NE(mkdtemp(dir), nullptr);
-  return std::string(dir) + "/key.pem";
-}
 
 Task signed_task(Signer& signer, const std::vector<std::string>& agents, std::size_t index, std::vector<std::string>& task_ids,
                  double not_after) {
@@ -50,10 +44,32 @@ class SigningTest : public ::testing::Test {
     verifier_ = *verifier;
     for (int i = 0; i < 7; ++i) agents_.push_back(new_uuid());
   }
+  void TearDown() override {
+    for (const auto& dir : temp_dirs_) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
+  // A key file path in a fresh directory of its own (portable: no mkdtemp),
+  // removed after the test.
+  std::string temp_key_path() {
+    namespace fs = std::filesystem;
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      const fs::path dir = fs::temp_directory_path() / ("muster-sign-" + random_hex(8));
+      std::error_code ec;
+      if (fs::create_directory(dir, ec)) {
+        temp_dirs_.push_back(dir);
+        return (dir / "key.pem").string();
+      }
+    }
+    ADD_FAILURE() << "cannot create a directory in " << std::filesystem::temp_directory_path();
+    return {};
+  }
   std::unique_ptr<Signer> signer_;
   std::optional<Verifier> verifier_;
   std::vector<std::string> agents_;
   std::vector<std::string> task_ids_;
+  std::vector<std::filesystem::path> temp_dirs_;
 };
 
 TEST_F(SigningTest, EveryAgentOfTheJobAcceptsItsOwnTask) {
