@@ -15,8 +15,8 @@ void strophe_log(void*, xmpp_log_level_t level, const char* area, const char* me
   if (level >= XMPP_LEVEL_WARN) std::cerr << "muster-hub master: xmpp " << area << ": " << message << std::endl;
 }
 
-// libstrophe 0.12's socket callback carries no user data; each link's thread
-// knows its own link.
+// libstrophe's socket callback carries no user data; each link's thread knows
+// its own link.
 thread_local ComponentLink* t_link = nullptr;
 
 }  // namespace
@@ -67,21 +67,6 @@ int ComponentLink::on_socket(xmpp_conn_t*, void* sock) {
   return XMPP_EOK;
 }
 
-// libstrophe 0.12 allocates the stream-management state only in
-// xmpp_connect_client(), and dereferences it unguarded on component
-// connections too: a component's first send crashes (XMPP-NOTES.md §1.2).
-// Workaround until our patched libstrophe lands: one client connect to a
-// refused port allocates that state on this connection object, which is then
-// reused for every component (re)connect. Remove with the patched build.
-void ComponentLink::prime_component_connection() {
-  state_ = State::priming;
-  xmpp_conn_set_flags(conn_, XMPP_CONN_FLAG_DISABLE_TLS);
-  if (xmpp_connect_client(conn_, "127.0.0.1", 1, on_event, this) != XMPP_EOK) {
-    primed_ = true;
-    connect_component();
-  }
-}
-
 void ComponentLink::connect_component() {
   state_ = State::connecting;
   socket_fd_ = -1;
@@ -93,12 +78,6 @@ void ComponentLink::connect_component() {
 
 void ComponentLink::on_event(xmpp_conn_t*, xmpp_conn_event_t event, int error, xmpp_stream_error_t*, void* self_ptr) {
   auto* self = static_cast<ComponentLink*>(self_ptr);
-  if (self->state_ == State::priming) {
-    self->primed_ = true;
-    self->state_ = State::waiting;
-    self->next_attempt_ = Clock::now();
-    return;
-  }
   if (event == XMPP_CONN_CONNECT) {
     self->state_ = State::connected;
     self->failures_ = 0;
@@ -161,7 +140,7 @@ void ComponentLink::run() {
   xmpp_conn_set_pass(conn_, settings_.secret.c_str());
   xmpp_conn_set_sockopt_callback(conn_, on_socket);
   xmpp_handler_add(conn_, on_stanza, nullptr, nullptr, nullptr, this);
-  prime_component_connection();
+  connect_component();
 
   while (!stopping_) {
     if (state_ == State::waiting && Clock::now() >= next_attempt_) connect_component();

@@ -44,7 +44,7 @@ class ComponentLink {
   bool connected() const { return state_ == State::connected; }
 
  private:
-  enum class State { idle, priming, connecting, connected, waiting };
+  enum class State { idle, connecting, connected, waiting };
   using Clock = std::chrono::steady_clock;
 
   static void on_event(xmpp_conn_t*, xmpp_conn_event_t event, int error, xmpp_stream_error_t*, void* self);
@@ -52,7 +52,6 @@ class ComponentLink {
   static int on_socket(xmpp_conn_t* conn, void* sock);
 
   void run();
-  void prime_component_connection();
   void connect_component();
   void wait_for_events(int timeout_ms);
   void drain_posted();
@@ -62,7 +61,6 @@ class ComponentLink {
   xmpp_ctx_t* ctx_ = nullptr;
   xmpp_conn_t* conn_ = nullptr;
   std::atomic<State> state_{State::idle};
-  bool primed_ = false;
   int socket_fd_ = -1;
   int wake_fds_[2] = {-1, -1};
   int failures_ = 0;
