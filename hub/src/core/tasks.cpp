@@ -123,24 +123,55 @@ bool is_final_state(const std::string& state) {
 TransitionOutcome transition_task(Store& store, const std::string& job_id, const std::string& agent_id,
                                   const std::string& new_state, const std::vector<std::string>& allowed_from,
                                   const std::vector<std::string>& fields) {
-  std::string allowed;
-  for (const auto& s : allowed_from) allowed += (allowed.empty() ? "" : ",") + s;
-  std::vector<std::string> args{new_state, allowed, format_time(unix_time())};
-  args.insert(args.end(), fields.begin(), fields.end());
-  return to_outcome(store.eval(transition_script(), script_keys(job_id, agent_id), args), 0);
+  return transition_tasks(store, {{job_id, agent_id, new_state, allowed_from, fields}}).front();
+}
+
+std::vector<TransitionOutcome> transition_tasks(Store& store, const std::vector<TransitionRequest>& requests) {
+  const std::string now = format_time(unix_time());
+  std::vector<Store::ScriptCall> calls;
+  calls.reserve(requests.size());
+  for (const auto& r : requests) {
+    std::string allowed;
+    for (const auto& s : r.allowed_from) allowed += (allowed.empty() ? "" : ",") + s;
+    std::vector<std::string> args{r.new_state, allowed, now};
+    args.insert(args.end(), r.fields.begin(), r.fields.end());
+    calls.push_back({script_keys(r.job_id, r.agent_id), std::move(args)});
+  }
+  std::vector<TransitionOutcome> outcomes;
+  outcomes.reserve(requests.size());
+  for (const auto& reply : store.eval_many(transition_script(), calls)) outcomes.push_back(to_outcome(reply, 0));
+  return outcomes;
 }
 
 Claim claim_for_dispatch(Store& store, const std::string& job_id, const std::string& agent_id,
                          TransitionOutcome& outcome) {
-  const Reply r = store.eval(claim_script(), script_keys(job_id, agent_id), {format_time(unix_time()), agent_id});
-  const std::string decision = r.elements.empty() ? "gone" : r.elements[0].text;
-  if (decision == "send") return Claim::send;
-  if (decision == "wait") return Claim::wait_for_slot;
-  if (decision == "ended") {
-    outcome = to_outcome(r, 1);
-    return Claim::ended;
+  auto decision = claim_for_dispatch(store, {{job_id, agent_id}}).front();
+  outcome = decision.outcome;
+  return decision.claim;
+}
+
+std::vector<ClaimDecision> claim_for_dispatch(Store& store,
+                                              const std::vector<std::pair<std::string, std::string>>& tasks) {
+  const std::string now = format_time(unix_time());
+  std::vector<Store::ScriptCall> calls;
+  calls.reserve(tasks.size());
+  for (const auto& [job_id, agent_id] : tasks) calls.push_back({script_keys(job_id, agent_id), {now, agent_id}});
+  std::vector<ClaimDecision> decisions;
+  decisions.reserve(tasks.size());
+  for (const auto& r : store.eval_many(claim_script(), calls)) {
+    ClaimDecision d;
+    const std::string decision = r.elements.empty() ? "gone" : r.elements[0].text;
+    if (decision == "send") {
+      d.claim = Claim::send;
+    } else if (decision == "wait") {
+      d.claim = Claim::wait_for_slot;
+    } else if (decision == "ended") {
+      d.claim = Claim::ended;
+      d.outcome = to_outcome(r, 1);
+    }
+    decisions.push_back(std::move(d));
   }
-  return Claim::gone;
+  return decisions;
 }
 
 void enqueue_task(Store& store, const std::string& job_id, const std::string& agent_id) {

@@ -28,6 +28,18 @@ TransitionOutcome transition_task(Store& store, const std::string& job_id, const
                                   const std::string& new_state, const std::vector<std::string>& allowed_from,
                                   const std::vector<std::string>& fields = {});
 
+struct TransitionRequest {
+  std::string job_id;
+  std::string agent_id;
+  std::string new_state;
+  std::vector<std::string> allowed_from;
+  std::vector<std::string> fields;
+};
+
+// Many transitions in one round trip (pipelined scripts), in order; a
+// master records a burst of acks and results this way.
+std::vector<TransitionOutcome> transition_tasks(Store& store, const std::vector<TransitionRequest>& requests);
+
 enum class Claim { send, wait_for_slot, ended, gone };
 
 // For the dispatcher: pending → dispatched if the job still wants it and a
@@ -35,6 +47,15 @@ enum class Claim { send, wait_for_slot, ended, gone };
 // (cancelled, skipped, expired) as the job says.
 Claim claim_for_dispatch(Store& store, const std::string& job_id, const std::string& agent_id,
                          TransitionOutcome& outcome);
+
+struct ClaimDecision {
+  Claim claim = Claim::gone;
+  TransitionOutcome outcome;  // set when the claim ended the task
+};
+
+// claim_for_dispatch for many (job, agent) pairs in one round trip, in order.
+std::vector<ClaimDecision> claim_for_dispatch(Store& store,
+                                              const std::vector<std::pair<std::string, std::string>>& tasks);
 
 // What follows a change: hand a freed slot to a waiting task, skip the rest
 // of a halted job, and let a finished job expire after its retention.

@@ -84,11 +84,22 @@ Master::Master(const RegionConfig& region, std::string shard, Store& store, std:
       lease_token_(std::move(lease_token)),
       link_(ComponentSettings{region.component_host, region.component_port, shard_, region.component_secret},
             ComponentLink::Handlers{[this] { on_connected(); }, [this](xmpp_stanza_t* s) { on_stanza(s); }}),
-      consumer_("master-" + proto::random_hex(6)) {}
+      consumer_("master-" + proto::random_hex(6)),
+      recorder_(store, shard_, kResultGraceSeconds, [this](std::vector<Recorder::Answer> answers) {
+        link_.post([this, answers = std::move(answers)] {
+          for (const auto& a : answers) {
+            auto reply = a.ok ? proto::make_iq_result(link_.ctx(), a.iq_id, a.to)
+                              : proto::make_iq_error(link_.ctx(), a.iq_id, a.to, a.error_type.c_str(),
+                                                     a.condition.c_str(), a.text);
+            send(reply.get());
+          }
+        });
+      }) {}
 
 Master::~Master() { stop(); }
 
 void Master::start() {
+  recorder_.start();
   link_.start();
   stopping_ = false;
   dispatcher_ = std::thread([this] { dispatch_loop(); });
@@ -98,6 +109,7 @@ void Master::stop() {
   stopping_ = true;
   if (dispatcher_.joinable()) dispatcher_.join();
   link_.stop();
+  recorder_.stop();
 }
 
 // ---- dispatcher thread -------------------------------------------------
@@ -158,17 +170,19 @@ void Master::dispatch_loop() {
         if (stream.elements.size() != 2) continue;
         const bool is_queue = stream.elements[0].text == queue;
         std::vector<std::string> ids;
+        std::vector<TaskRef> tasks;
         for (const auto& entry : stream.elements[1].elements) {
           if (entry.elements.size() != 2) continue;
           ++delivered;
           const Reply& fields = entry.elements[1];
           if (is_queue) {
-            dispatch(fields.field("job").value_or(""), fields.field("agent").value_or(""));
+            tasks.push_back({fields.field("job").value_or(""), fields.field("agent").value_or("")});
           } else {
             handle_control(fields);
           }
           ids.push_back(entry.elements[0].text);
         }
+        dispatch(tasks);
         if (ids.empty()) continue;
         Command ack{"XACK", stream.elements[0].text, keys::kMasterGroup};
         ack.insert(ack.end(), ids.begin(), ids.end());
@@ -208,56 +222,95 @@ void Master::park(const std::string& job_id, const std::string& agent_id) {
                     job_id + "|" + agent_id}});
 }
 
-void Master::dispatch(const std::string& job_id, const std::string& agent_id) {
-  if (!proto::is_uuid(job_id) || !proto::is_uuid(agent_id)) return;
-  if (store_.run({"HGET", keys::agent(agent_id), "status"}).text != "online") {
-    if (store_.run({"HGET", keys::task(job_id, agent_id), "state"}).text == "pending") park(job_id, agent_id);
-    return;
+// A whole read of the queue at once: each step is one pipelined round trip
+// for every task of the batch, so a job to thousands of agents costs a few
+// dozen round trips, not several per agent.
+void Master::dispatch(const std::vector<TaskRef>& batch) {
+  std::vector<TaskRef> tasks;
+  for (const auto& t : batch) {
+    if (proto::is_uuid(t.first) && proto::is_uuid(t.second)) tasks.push_back(t);
   }
-  TransitionOutcome ended;
-  switch (claim_for_dispatch(store_, job_id, agent_id, ended)) {
-    case Claim::send: break;
-    case Claim::ended: follow_up(store_, job_id, ended); return;
-    case Claim::wait_for_slot:
-    case Claim::gone: return;
+  if (tasks.empty()) return;
+  std::vector<Command> reads;
+  for (const auto& [job_id, agent_id] : tasks) reads.push_back({"HGET", keys::agent(agent_id), "status"});
+  const auto statuses = store_.pipeline(reads);
+  std::vector<TaskRef> online;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const auto& [job_id, agent_id] = tasks[i];
+    if (statuses[i].text == "online") {
+      online.push_back(tasks[i]);
+    } else if (store_.run({"HGET", keys::task(job_id, agent_id), "state"}).text == "pending") {
+      park(job_id, agent_id);
+    }
   }
-  store_.run({"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), job_id + "|" + agent_id});
-  send_task(job_id, agent_id);
+  const auto decisions = claim_for_dispatch(store_, online);
+  std::vector<TaskRef> claimed;
+  std::vector<Command> inflight;
+  const std::string ack_deadline = format_time(unix_time() + kAckWaitSeconds);
+  for (std::size_t i = 0; i < online.size(); ++i) {
+    const auto& [job_id, agent_id] = online[i];
+    if (decisions[i].claim == Claim::ended) follow_up(store_, job_id, decisions[i].outcome);
+    if (decisions[i].claim != Claim::send) continue;  // waits for a slot, or gone
+    claimed.push_back(online[i]);
+    inflight.push_back({"ZADD", keys::inflight(shard_), ack_deadline, job_id + "|" + agent_id});
+  }
+  store_.pipeline(inflight);
+  send_tasks(claimed);
 }
 
-void Master::send_task(const std::string& job_id, const std::string& agent_id) {
-  const auto replies = store_.pipeline({
-      {"HMGET", keys::job(job_id), "command", "argv", "timeout_s", "output_quota", "as_root", "statement",
-       "signature", "key_id"},
-      {"HMGET", keys::task(job_id, agent_id), "task_id", "proof"},
-  });
-  const Reply& job = replies[0];
-  const Reply& task = replies[1];
-  if (job.elements.size() != 8 || task.elements.size() != 2) return;
-  proto::Task t;
-  t.task_id = task.elements[0].text;
-  t.as_root = job.elements[4].text == "1";
-  // The master forwards the api's signature; it cannot make one.
-  proto::TaskAuth auth{job.elements[7].text, job.elements[6].text, job.elements[5].text, {}};
-  std::string proof = task.elements[1].text;
-  for (std::size_t start = 0; start < proof.size();) {
-    const auto comma = proof.find(',', start);
-    const auto end = comma == std::string::npos ? proof.size() : comma;
-    auth.proof.push_back(proof.substr(start, end - start));
-    start = end + 1;
+void Master::send_tasks(const std::vector<TaskRef>& tasks) {
+  if (tasks.empty()) return;
+  // Job fields once per job, task fields once per task.
+  std::map<std::string, std::size_t> job_index;
+  std::vector<Command> reads;
+  for (const auto& [job_id, agent_id] : tasks) {
+    if (job_index.emplace(job_id, reads.size()).second) {
+      reads.push_back({"HMGET", keys::job(job_id), "command", "argv", "timeout_s", "output_quota", "as_root",
+                       "statement", "signature", "key_id"});
+    }
   }
-  t.auth = std::move(auth);
-  t.job_id = job_id;
-  if (!job.elements[0].text.empty()) {
-    t.command = job.elements[0].text;
-  } else if (auto argv = proto::parse_object("{\"a\":" + job.elements[1].text + "}")) {
-    proto::FieldReader(argv->get(), "").optional("a", t.argv, proto::kMaxArgvItems, proto::kMaxCommandBytes);
+  const std::size_t first_task = reads.size();
+  for (const auto& [job_id, agent_id] : tasks) reads.push_back({"HMGET", keys::task(job_id, agent_id), "task_id", "proof"});
+  const auto replies = store_.pipeline(reads);
+  struct Outgoing {
+    std::string to, job_id, payload;
+  };
+  std::vector<Outgoing> outgoing;
+  outgoing.reserve(tasks.size());
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const auto& [job_id, agent_id] = tasks[i];
+    const Reply& job = replies[job_index[job_id]];
+    const Reply& task = replies[first_task + i];
+    if (job.elements.size() != 8 || task.elements.size() != 2) continue;
+    proto::Task t;
+    t.task_id = task.elements[0].text;
+    t.as_root = job.elements[4].text == "1";
+    // The master forwards the api's signature; it cannot make one.
+    proto::TaskAuth auth{job.elements[7].text, job.elements[6].text, job.elements[5].text, {}};
+    const std::string& proof = task.elements[1].text;
+    for (std::size_t start = 0; start < proof.size();) {
+      const auto comma = proof.find(',', start);
+      const auto end = comma == std::string::npos ? proof.size() : comma;
+      auth.proof.push_back(proof.substr(start, end - start));
+      start = end + 1;
+    }
+    t.auth = std::move(auth);
+    t.job_id = job_id;
+    if (!job.elements[0].text.empty()) {
+      t.command = job.elements[0].text;
+    } else if (auto argv = proto::parse_object("{\"a\":" + job.elements[1].text + "}")) {
+      proto::FieldReader(argv->get(), "").optional("a", t.argv, proto::kMaxArgvItems, proto::kMaxCommandBytes);
+    }
+    t.timeout_s = std::stoll(job.elements[2].text.empty() ? "300" : job.elements[2].text);
+    t.output_quota = std::stoll(job.elements[3].text.empty() ? "65536" : job.elements[3].text);
+    outgoing.push_back({agent_jid(agent_id), job_id, proto::encode(t)});
   }
-  t.timeout_s = std::stoll(job.elements[2].text.empty() ? "300" : job.elements[2].text);
-  t.output_quota = std::stoll(job.elements[3].text.empty() ? "65536" : job.elements[3].text);
-  link_.post([this, to = agent_jid(agent_id), job_id, payload = proto::encode(t)] {
-    auto iq = proto::make_payload_iq(link_.ctx(), "set", kTaskIdPrefix + job_id, to, proto::kTaskElement, payload);
-    send(iq.get());
+  link_.post([this, outgoing = std::move(outgoing)] {
+    for (const auto& o : outgoing) {
+      auto iq = proto::make_payload_iq(link_.ctx(), "set", kTaskIdPrefix + o.job_id, o.to, proto::kTaskElement,
+                                       o.payload);
+      send(iq.get());
+    }
   });
 }
 
@@ -288,7 +341,7 @@ void Master::sweep() {
     const std::string& state = replies[0].text;
     if (state == "dispatched" && replies[1].text == "online") {
       store_.run({"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), member.text});
-      send_task(job_id, agent_id);
+      send_tasks({{job_id, agent_id}});
     } else if (state == "dispatched") {
       store_.run({"ZREM", keys::inflight(shard_), member.text});
       const auto outcome = transition_task(store_, job_id, agent_id, "pending", {"dispatched"});
@@ -443,7 +496,10 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
       return;
     }
     std::string agent_id = agent_of(from);
-    if (!agent_id.empty() && store_.run({"SISMEMBER", keys::kRevokedAgents, agent_id}).integer == 1) {
+    // Acks and results go to the recorder, which checks revocation for a
+    // whole batch at once; everything else is checked here.
+    const bool batched = name == "iq" && ((type == "result" && starts_with(id, kTaskIdPrefix)) || type == "set");
+    if (!agent_id.empty() && !batched && store_.run({"SISMEMBER", keys::kRevokedAgents, agent_id}).integer == 1) {
       agent_id.clear();  // deleted: treated as a stranger
     }
     if (agent_id.empty()) {
@@ -521,12 +577,7 @@ void Master::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, c
   if (!proto::is_uuid(job_id)) return;
   const std::string member = job_id + "|" + agent_id;
   if (ok) {
-    const auto outcome = transition_task(store_, job_id, agent_id, "running", {"dispatched"});
-    if (outcome.moved) {
-      const Reply timeout = store_.run({"HGET", keys::job(job_id), "timeout_s"});
-      const double give_up = unix_time() + std::stod(timeout.text.empty() ? "300" : timeout.text) + kResultGraceSeconds;
-      store_.run({"ZADD", keys::inflight(shard_), "XX", format_time(give_up), member});
-    }
+    recorder_.add({agent_id, job_id, {}, {}, std::nullopt});
     return;
   }
   const std::string why = proto::error_description(stanza);
@@ -556,30 +607,8 @@ void Master::on_result(xmpp_stanza_t* stanza, const std::string& agent_id, const
     send(error.get());
     return;
   }
-  const Reply task_id = store_.run({"HGET", keys::task(result->job_id, agent_id), "task_id"});
-  if (task_id.text != result->task_id) {
-    auto error = proto::make_iq_error(link_.ctx(), id, from, "cancel", "item-not-found", "no such task for this agent");
-    send(error.get());
-    return;
-  }
-  std::vector<std::string> fields{"stdout",         result->stdout_text,
-                                  "stderr",         result->stderr_text,
-                                  "stdout_dropped", std::to_string(result->stdout_dropped),
-                                  "stderr_dropped", std::to_string(result->stderr_dropped),
-                                  "started_at",     format_time(result->started_at),
-                                  "finished_at",    format_time(result->finished_at),
-                                  "duration_ms",    std::to_string(result->duration_ms)};
-  if (result->exit_code) fields.insert(fields.end(), {"exit_code", std::to_string(*result->exit_code)});
-  if (result->signal) fields.insert(fields.end(), {"signal", std::to_string(*result->signal)});
-  if (result->error) fields.insert(fields.end(), {"error", *result->error});
-  // A repeated result (the agent resends until acked) finds the task final
-  // already and changes nothing; it is acknowledged all the same.
-  const auto outcome = transition_task(store_, result->job_id, agent_id, proto::to_string(result->state),
-                                       {"pending", "dispatched", "running"}, fields);
-  store_.run({"ZREM", keys::inflight(shard_), result->job_id + "|" + agent_id});
-  follow_up(store_, result->job_id, outcome);
-  auto ack = proto::make_iq_result(link_.ctx(), id, from);
-  send(ack.get());
+  const std::string job_id = result->job_id;
+  recorder_.add({agent_id, job_id, id, from, std::move(*result)});
 }
 
 void Master::on_output(const std::string& agent_id, const std::string& payload) {

@@ -11,6 +11,7 @@
 
 #include "config.hpp"
 #include "master/component_link.hpp"
+#include "master/recorder.hpp"
 #include "store/store.hpp"
 
 namespace muster::hub {
@@ -31,8 +32,9 @@ class Master {
   void dispatch_loop();
   void ensure_groups(Poco::Redis::Client& client);
   void adopt_pending(Poco::Redis::Client& client);
-  void dispatch(const std::string& job_id, const std::string& agent_id);
-  void send_task(const std::string& job_id, const std::string& agent_id);
+  using TaskRef = std::pair<std::string, std::string>;  // (job id, agent id)
+  void dispatch(const std::vector<TaskRef>& tasks);
+  void send_tasks(const std::vector<TaskRef>& tasks);
   void park(const std::string& job_id, const std::string& agent_id);
   void sweep();
   void cancel_running(const std::string& job_id);
@@ -68,6 +70,7 @@ class Master {
   std::string consumer_;
   std::atomic<bool> stopping_{false};
   std::thread dispatcher_;
+  Recorder recorder_;
 };
 
 }  // namespace muster::hub

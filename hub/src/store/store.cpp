@@ -183,21 +183,42 @@ std::vector<Reply> Store::pipeline(const std::vector<Command>& commands) {
 
 Reply Store::eval(const std::string& script, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args) {
+  return eval_many(script, {{keys, args}}).front();
+}
+
+std::vector<Reply> Store::eval_many(const std::string& script, const std::vector<ScriptCall>& calls) {
   static const std::string kNoScript = "NOSCRIPT";
+  if (calls.empty()) return {};
   const std::string sha = sha1_hex(script);
-  Command command{"EVALSHA", sha, std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
-  return with_connection([&](Poco::Redis::Client& c) {
-    Reply reply = to_reply(c.sendCommand(to_array(command)));
-    if (reply.kind == Reply::Kind::error && reply.text.compare(0, kNoScript.size(), kNoScript) == 0) {
-      command[0] = "EVAL";
-      command[1] = script;
-      reply = to_reply(c.sendCommand(to_array(command)));
+  std::vector<Command> commands;
+  commands.reserve(calls.size());
+  for (const auto& call : calls) {
+    Command command{"EVALSHA", sha, std::to_string(call.keys.size())};
+    command.insert(command.end(), call.keys.begin(), call.keys.end());
+    command.insert(command.end(), call.args.begin(), call.args.end());
+    commands.push_back(std::move(command));
+  }
+  std::vector<Reply> replies = pipeline(commands);
+  // A store that lost its script cache (restart, failover) refuses every
+  // call without running it; load the script and run just those again.
+  std::vector<std::size_t> again;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].kind == Reply::Kind::error && replies[i].text.compare(0, kNoScript.size(), kNoScript) == 0) {
+      again.push_back(i);
     }
+  }
+  if (!again.empty()) {
+    run({"SCRIPT", "LOAD", script});
+    std::vector<Command> retry;
+    retry.reserve(again.size());
+    for (auto i : again) retry.push_back(commands[i]);
+    auto retried = pipeline(retry);
+    for (std::size_t k = 0; k < again.size(); ++k) replies[again[k]] = std::move(retried[k]);
+  }
+  for (const auto& reply : replies) {
     if (reply.kind == Reply::Kind::error) throw StoreError("script: " + reply.text);
-    return reply;
-  });
+  }
+  return replies;
 }
 
 Poco::Redis::Client::Ptr Store::connect_dedicated(long receive_timeout_ms) {

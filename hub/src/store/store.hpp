@@ -65,6 +65,13 @@ class Store {
   std::vector<Reply> pipeline(const std::vector<Command>& commands);
   // Runs a Lua script by its SHA, loading it on first use (EVALSHA/EVAL).
   Reply eval(const std::string& script, const std::vector<std::string>& keys, const std::vector<std::string>& args);
+  // One script run many times in one round trip (pipelined EVALSHA); replies
+  // in order. Throws on a script error, like eval().
+  struct ScriptCall {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+  };
+  std::vector<Reply> eval_many(const std::string& script, const std::vector<ScriptCall>& calls);
 
   // A dedicated connection (blocking reads such as XREADGROUP BLOCK).
   Poco::Redis::Client::Ptr connect_dedicated(long receive_timeout_ms);

@@ -1,0 +1,169 @@
+#include "master/recorder.hpp"
+
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "core/auth.hpp"
+#include "core/tasks.hpp"
+#include "store/keys.hpp"
+
+namespace muster::hub {
+namespace {
+
+void log(const std::string& line) { std::cerr << "muster-hub master: " << line << std::endl; }
+
+std::string member(const Recorder::Report& r) { return r.job_id + "|" + r.agent_id; }
+
+}  // namespace
+
+Recorder::Recorder(Store& store, std::string shard, double result_grace_s, AnswerSink answers)
+    : store_(store), shard_(std::move(shard)), result_grace_s_(result_grace_s), answers_(std::move(answers)) {}
+
+Recorder::~Recorder() { stop(); }
+
+void Recorder::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Recorder::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Recorder::add(Report report) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(std::move(report));
+  }
+  wake_.notify_one();
+}
+
+void Recorder::loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() && stopping_) return;
+    // Everything that arrived while the last batch was being recorded.
+    std::vector<Report> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    record(batch);
+    lock.lock();
+  }
+}
+
+void Recorder::record(std::vector<Report>& batch) {
+  std::vector<Answer> answers;
+  try {
+    // A deleted agent's reports are refused, like anything else it sends.
+    std::vector<std::string> agents;
+    {
+      std::set<std::string> unique;
+      for (const auto& r : batch) {
+        if (unique.insert(r.agent_id).second) agents.push_back(r.agent_id);
+      }
+    }
+    std::vector<Command> checks;
+    for (const auto& a : agents) checks.push_back({"SISMEMBER", keys::kRevokedAgents, a});
+    const auto revoked_replies = store_.pipeline(checks);
+    std::set<std::string> revoked;
+    for (std::size_t i = 0; i < agents.size(); ++i) {
+      if (revoked_replies[i].integer == 1) revoked.insert(agents[i]);
+    }
+    // Acks first: an agent acknowledges a task before it sends its result.
+    std::vector<const Report*> acks, results;
+    for (const auto& r : batch) {
+      if (revoked.count(r.agent_id) != 0) {
+        if (r.result) answers.push_back({r.iq_id, r.from, false, "auth", "forbidden", "not an agent of this region"});
+        continue;
+      }
+      (r.result ? results : acks).push_back(&r);
+    }
+    record_acks(acks);
+    record_results(results, answers);
+  } catch (const StoreError& e) {
+    log(std::string("store: ") + e.what() + "; " + std::to_string(batch.size()) + " report(s) not recorded");
+    // Agents send unacknowledged results again; unacknowledged tasks are
+    // sent again by the sweep, and the agents' journals acknowledge them.
+    answers.clear();
+    for (const auto& r : batch) {
+      if (r.result) answers.push_back({r.iq_id, r.from, false, "wait", "internal-server-error", "store unavailable"});
+    }
+  }
+  if (!answers.empty()) answers_(std::move(answers));
+}
+
+void Recorder::record_acks(const std::vector<const Report*>& acks) {
+  if (acks.empty()) return;
+  std::vector<TransitionRequest> moves;
+  for (const auto* r : acks) moves.push_back({r->job_id, r->agent_id, "running", {"dispatched"}, {}});
+  const auto outcomes = transition_tasks(store_, moves);
+  // The task now has until its timeout (plus grace) to report.
+  std::map<std::string, double> timeouts;
+  for (std::size_t i = 0; i < acks.size(); ++i) {
+    if (outcomes[i].moved) timeouts.emplace(acks[i]->job_id, 0);
+  }
+  if (timeouts.empty()) return;
+  std::vector<Command> reads;
+  for (const auto& [job_id, unused] : timeouts) reads.push_back({"HGET", keys::job(job_id), "timeout_s"});
+  const auto replies = store_.pipeline(reads);
+  std::size_t k = 0;
+  for (auto& [job_id, timeout] : timeouts) {
+    const std::string& text = replies[k++].text;
+    timeout = text.empty() ? 300 : std::stod(text);
+  }
+  const double now = unix_time();
+  std::vector<Command> deadlines;
+  for (std::size_t i = 0; i < acks.size(); ++i) {
+    if (!outcomes[i].moved) continue;
+    deadlines.push_back({"ZADD", keys::inflight(shard_), "XX",
+                         format_time(now + timeouts[acks[i]->job_id] + result_grace_s_), member(*acks[i])});
+  }
+  store_.pipeline(deadlines);
+}
+
+void Recorder::record_results(const std::vector<const Report*>& results, std::vector<Answer>& answers) {
+  if (results.empty()) return;
+  std::vector<Command> reads;
+  for (const auto* r : results) reads.push_back({"HGET", keys::task(r->job_id, r->agent_id), "task_id"});
+  const auto task_ids = store_.pipeline(reads);
+  std::vector<const Report*> known;
+  std::vector<TransitionRequest> moves;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const Report& r = *results[i];
+    const proto::TaskResult& result = *r.result;
+    if (task_ids[i].text != result.task_id) {
+      answers.push_back({r.iq_id, r.from, false, "cancel", "item-not-found", "no such task for this agent"});
+      continue;
+    }
+    std::vector<std::string> fields{"stdout",         result.stdout_text,
+                                    "stderr",         result.stderr_text,
+                                    "stdout_dropped", std::to_string(result.stdout_dropped),
+                                    "stderr_dropped", std::to_string(result.stderr_dropped),
+                                    "started_at",     format_time(result.started_at),
+                                    "finished_at",    format_time(result.finished_at),
+                                    "duration_ms",    std::to_string(result.duration_ms)};
+    if (result.exit_code) fields.insert(fields.end(), {"exit_code", std::to_string(*result.exit_code)});
+    if (result.signal) fields.insert(fields.end(), {"signal", std::to_string(*result.signal)});
+    if (result.error) fields.insert(fields.end(), {"error", *result.error});
+    // A repeated result (the agent resends until acked) finds the task final
+    // already and changes nothing; it is acknowledged all the same.
+    moves.push_back({r.job_id, r.agent_id, proto::to_string(result.state), {"pending", "dispatched", "running"},
+                     std::move(fields)});
+    known.push_back(&r);
+  }
+  const auto outcomes = transition_tasks(store_, moves);
+  std::vector<Command> settled;
+  for (const auto* r : known) settled.push_back({"ZREM", keys::inflight(shard_), member(*r)});
+  store_.pipeline(settled);
+  for (std::size_t i = 0; i < known.size(); ++i) {
+    const auto& o = outcomes[i];
+    if (o.release_agent || o.job_halted || o.job_finished) follow_up(store_, known[i]->job_id, o);
+    answers.push_back({known[i]->iq_id, known[i]->from, true, {}, {}, {}});
+  }
+}
+
+}  // namespace muster::hub
