@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
 
 #include <mbedtls/ctr_drbg.h>
@@ -44,10 +45,28 @@ class RandomGenerator {
   mbedtls_ctr_drbg_context drbg_;
 };
 
-// One generator per thread: CTR-DRBG contexts are not thread-safe.
-RandomGenerator& generator() {
-  thread_local RandomGenerator instance;
-  return instance;
+// One generator for the process, one caller at a time: CTR-DRBG contexts are
+// not thread-safe. Not one per thread (thread_local): with mingw-w64 a
+// thread_local object's destructor can run after its thread's storage was
+// released, which corrupted the heap at thread exit on Windows
+// (proto.Uuid.UniqueAcrossThreads under wine, about one run in ten).
+class SharedGenerator {
+ public:
+  void fill(unsigned char* out, std::size_t len) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    generator_.fill(out, len);
+  }
+
+ private:
+  std::mutex mutex_;
+  RandomGenerator generator_;
+};
+
+SharedGenerator& generator() {
+  // Never destroyed: a thread still drawing ids while the process exits
+  // must not find it gone.
+  static SharedGenerator* const instance = new SharedGenerator;
+  return *instance;
 }
 
 constexpr char kHex[] = "0123456789abcdef";
