@@ -69,20 +69,9 @@ def make_stack(args):
                                agents_per_region=0, standbys=0, **common)
     else:
         stack = ms.MusterStack(args.dir / "stack", agents=0, xmpp_server=args.server, **common)
+    # The test stacks log every stanza; a benchmark must not pay for that.
+    stack.xmpp_log_level = "info"
     return stack
-
-
-def quiet_xmpp_logs(stack):
-    """The test stacks log every Prosody stanza (debug); a benchmark must not
-    pay for that. Prosody rereads its config, logging included, on SIGHUP."""
-    for name, proc in stack.procs.items():
-        if not name.startswith("prosody"):
-            continue
-        cfg = Path(proc.cwd) / "prosody.cfg.lua"
-        text = cfg.read_text()
-        if "log = { debug = " in text:
-            cfg.write_text(text.replace("log = { debug = ", "log = { info = "))
-            proc.signal(signal.SIGHUP)
 
 
 def server_pids(stack):
@@ -124,6 +113,14 @@ def descendants(pid):
         out.append(int(c))
         out.extend(descendants(int(c)))
     return out
+
+
+def cpu_seconds(pid):
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 
 
 def reset_peaks(pids):
@@ -233,10 +230,17 @@ def run_job(stack, labels, timeout=600):
     if status != 201:
         raise SystemExit(f"POST /api/v1/jobs -> {status} {body}")
     job_id = body["id"]
+    if os.environ.get("FANOUT_DIAG"):
+        log(f"POST answered in {(time.time() - t0) * 1000:.0f} ms")
     while time.time() - t0 < timeout:
         status, job = stack.api("GET", f"/api/v1/jobs/{job_id}")
         if status == 200 and job.get("state") in FINAL_JOB_STATES:
             wall = time.time() - t0
+            if os.environ.get("FANOUT_DIAG"):
+                status, page = stack.api("GET", f"/api/v1/jobs/{job_id}/tasks?limit=1000")
+                starts = sorted(t["started_at"] - job["created_at"] for t in page.get("tasks", []) if t.get("started_at"))
+                if starts:
+                    log("agents ran their task at +" + ", ".join(f"{percentile(starts, p) * 1000:.0f}" for p in (0, 10, 50, 90, 100)) + " ms (0/10/50/90/100%)")
             return {"seconds": job["finished_at"] - job["created_at"], "wall": wall, "total": job["total"],
                     "succeeded": job["counts"]["succeeded"], "state": job["state"]}
         time.sleep(0.005 if time.time() - t0 < 1 else 0.05)
@@ -247,6 +251,7 @@ def measure_muster(args, stack, pids):
     results = {}
     for n in args.sizes:
         reset_peaks(pids)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         runs = []
         perf = None
         if args.perf and n == max(args.sizes):
@@ -261,8 +266,10 @@ def measure_muster(args, stack, pids):
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait()
+        cpu = {name: round((cpu_seconds(pid) - cpu_before[name]) / len(runs), 3) for name, pid in pids.items()}
+        log(f"N={n}: CPU seconds per run: {cpu}")
         results[n] = {"runs_s": runs, "median_s": median(runs), "tasks_per_s": n / median(runs),
-                      "peak_rss_mb": peaks_mb(pids)}
+                      "peak_rss_mb": peaks_mb(pids), "cpu_s_per_run": cpu}
     return results
 
 
@@ -368,7 +375,6 @@ def main():
     setup = {}
     t = time.time()
     stack.start()
-    quiet_xmpp_logs(stack)
     setup["stack_s"] = round(time.time() - t, 1)
     # Agents journal and spool every task with fsync, as on a real machine;
     # thousands of simulated machines share one disk here, so their state
@@ -383,6 +389,7 @@ def main():
         wait_online(stack, total, swarms, timeout=max(120, total / 10))
         setup["connect_s"] = round(time.time() - t, 1)
         pids = server_pids(stack)
+        pids.update({f"swarm{k}": p.pid for k, p in enumerate(swarms)})
         muster = measure_muster(args, stack, pids)
         latency = measure_latency(args, stack) if args.latency_jobs else None
         floor_results = {}
