@@ -115,6 +115,32 @@ TEST_F(SigningTest, RefusesUnsignedTamperedExpiredAndMisaddressed) {
   EXPECT_FALSE(verify_task(junk_proof, agents_[2], *verifier_, 1e9).ok());
 }
 
+// The verifier remembers verified signatures (a job's tasks share one); what
+// it remembers must never let anything else through.
+TEST_F(SigningTest, ARememberedSignatureStillRefusesEverythingElse) {
+  Task t = signed_task(*signer_, agents_, 4, task_ids_, 2e9);
+  ASSERT_TRUE(verify_task(t, agents_[4], *verifier_, 1e9).ok());
+  ASSERT_TRUE(verify_task(t, agents_[4], *verifier_, 1e9).ok()) << "remembered";
+
+  Task bad_sig = t;
+  bad_sig.auth->signature[12] = bad_sig.auth->signature[12] == '0' ? '1' : '0';
+  EXPECT_FALSE(verify_task(bad_sig, agents_[4], *verifier_, 1e9).ok());
+  Task tampered = t;
+  tampered.auth->statement += " ";
+  EXPECT_FALSE(verify_task(tampered, agents_[4], *verifier_, 1e9).ok());
+  EXPECT_FALSE(verify_task(t, agents_[5], *verifier_, 1e9).ok()) << "meant for another agent";
+  EXPECT_FALSE(verify_task(t, agents_[4], *verifier_, 3e9).ok()) << "expired";
+
+  // Another pinned key does not match what was remembered for this one.
+  auto stranger = Signer::load_or_create(temp_key_path());
+  ASSERT_TRUE(stranger.ok());
+  auto other = Verifier::from_pems({(*stranger)->public_pem()});
+  ASSERT_TRUE(other.ok());
+  Task relabelled = t;
+  relabelled.auth->key_id = (*stranger)->key_id();
+  EXPECT_FALSE(verify_task(relabelled, agents_[4], *other, 1e9).ok());
+}
+
 TEST_F(SigningTest, RefusesAKeyThatIsNotPinned) {
   auto stranger = Signer::load_or_create(temp_key_path());
   ASSERT_TRUE(stranger.ok());
