@@ -36,7 +36,7 @@ else
   # The packaged services are not used: tests start private instances on free
   # ports. Stop the system ones the packages may have started, where systemd runs.
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    for svc in prosody redis-server; do
+    for svc in prosody redis-server ejabberd; do
       "${sudo[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true
     done
   fi
