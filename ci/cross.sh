@@ -31,35 +31,48 @@ strip_for() {
 }
 
 summary=()
+failed=()
 for t in "${targets[@]}"; do
   [ -f "cross/$t.cmake" ] || { echo "cross: unknown target $t" >&2; exit 2; }
+  exe=muster-agent; [[ "$t" == windows-* ]] && exe=muster-agent.exe
+  bdir="build/cross/$t"
+  # A failed build must not leave the previous artifact for the e2e tests.
+  rm -f "$bdir/$exe"
   echo "== $t: dependencies"
   t0=$(date +%s)
-  deps/build.sh "$t"
+  if ! deps/build.sh "$t"; then
+    failed+=("$t:deps"); summary+=("$t: dependencies FAILED"); continue
+  fi
   t1=$(date +%s)
   echo "== $t: agent"
-  bdir="build/cross/$t"
-  cmake -S . -B "$bdir" -G Ninja --log-level=WARNING \
-    -DCMAKE_TOOLCHAIN_FILE="$PWD/cross/$t.cmake" \
-    -DCMAKE_BUILD_TYPE=MinSizeRel \
-    -DMUSTER_DEPS_DIR="$cache/$t" \
-    -DMUSTER_BUILD_HUB=OFF
-  cmake --build "$bdir"
+  if ! { cmake -S . -B "$bdir" -G Ninja --log-level=WARNING \
+           -DCMAKE_TOOLCHAIN_FILE="$PWD/cross/$t.cmake" \
+           -DCMAKE_BUILD_TYPE=MinSizeRel \
+           -DMUSTER_DEPS_DIR="$cache/$t" \
+           -DMUSTER_BUILD_HUB=OFF && cmake --build "$bdir"; }; then
+    failed+=("$t:build"); summary+=("$t: build FAILED"); continue
+  fi
   t2=$(date +%s)
-  exe=muster-agent; [[ "$t" == windows-* ]] && exe=muster-agent.exe
   "$(strip_for "$t")" -o "$bdir/$exe" "$bdir/agent/$exe"
   size=$(stat -c %s "$bdir/$exe")
   echo "== $t: unit tests (under the target's emulator)"
-  ctest --test-dir "$bdir" -L unit -j "$(nproc)" --output-on-failure --timeout 120
+  unit=passed
+  ctest --test-dir "$bdir" -L unit -j "$(nproc)" --output-on-failure --timeout 120 || { unit=FAILED; failed+=("$t:unit"); }
   t3=$(date +%s)
-  summary+=("$t: deps $((t1 - t0)) s, agent build $((t2 - t1)) s, unit tests $((t3 - t2)) s, stripped $exe $size bytes")
+  summary+=("$t: deps $((t1 - t0)) s, agent build $((t2 - t1)) s, unit tests $((t3 - t2)) s ($unit), stripped $exe $size bytes")
 done
 
 if [ "$e2e" = 1 ]; then
   echo "== end-to-end tests (label cross), hub from build/dev"
+  t0=$(date +%s)
   [ -x build/dev/hub/muster-hub ] || ci/build.sh dev
   regex="$(printf '%s|' "${targets[@]}")"
-  ctest --test-dir build/dev -L cross -R "cross\\.(${regex%|})\\." --output-on-failure
+  ctest --test-dir build/dev -L cross -R "cross\\.(${regex%|})\\." --output-on-failure || failed+=("e2e")
+  summary+=("end-to-end (label cross): $(( $(date +%s) - t0 )) s")
 fi
 
 printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "cross: FAILED: ${failed[*]}"
+  exit 1
+fi

@@ -1,27 +1,45 @@
 #!/usr/bin/env bash
 # The full test run: dependencies, then build and test the dev preset, then the
-# same under AddressSanitizer/UBSan. Unit and integration tests run through CTest.
-# Both presets run even if the first fails; the exit status reports any failure.
+# same under AddressSanitizer/UBSan, then the cross-built agents (all four
+# targets: unit tests under their emulators, end-to-end tests of label `cross`
+# against the dev hub), then the fuzzers. Unit and integration tests run
+# through CTest; the dev and asan test presets leave label `cross` to the cross
+# step. Every step runs even if an earlier one fails; the exit status reports
+# any failure. Prints the time of each step.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ci/install-deps.sh
+ci/install-cross-deps.sh
 
 failed=()
+times=()
+step_start=$SECONDS
+step_done() { times+=("$1: $((SECONDS - step_start)) s"); step_start=$SECONDS; }
+
 for preset in dev asan; do
   echo "=== build: $preset"
   if ! ci/build.sh "$preset"; then
     failed+=("build:$preset")
+    step_done "build+test $preset"
     continue
   fi
   echo "=== test: $preset"
   if ! MUSTER_BUILD_DIR="$PWD/build/$preset" ctest --preset "$preset" --output-on-failure; then
     failed+=("test:$preset")
   fi
+  step_done "build+test $preset"
 done
 
-echo "=== fuzz"; ci/fuzz.sh || failed+=("fuzz")  # libFuzzer targets, FUZZ_SECONDS each (default 20)
+# Static and cross agents: build, unit tests under qemu-user/wine, then the
+# end-to-end tests (label cross) with the dev build's hub.
+echo "=== cross"; ci/cross.sh all --e2e || failed+=("cross")
+step_done "cross (4 targets, --e2e)"
 
+echo "=== fuzz"; ci/fuzz.sh || failed+=("fuzz")  # libFuzzer targets, FUZZ_SECONDS each (default 20)
+step_done "fuzz"
+
+printf '=== time: %s\n' "${times[@]}" "total: $SECONDS s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "=== FAILED: ${failed[*]}"
   exit 1
