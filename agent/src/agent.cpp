@@ -15,6 +15,13 @@ namespace muster::agent {
 namespace {
 
 constexpr auto kResendAfter = std::chrono::seconds(30);
+// How long a task iq waits for its task to end so that the answer carries the
+// result (one stanza each way instead of two): quick commands cost half the
+// XMPP traffic. Far below the master's wait for an ack.
+constexpr auto kCombineWindow = std::chrono::milliseconds(50);
+// A result sent with its task's answer is kept this long, unsent, in case the
+// master missed it and sends the task again (it does within a minute).
+constexpr auto kKeepAnswered = std::chrono::minutes(10);
 constexpr auto kPingInterval = std::chrono::seconds(60);
 constexpr int kMaxBackoffSeconds = 60;
 constexpr const char* kResultIdPrefix = "result-";
@@ -72,7 +79,33 @@ void Agent::keep_result(const proto::TaskResult& result) {
     LOG_WARN("cannot journal the end of task %s: %s", result.task_id.c_str(), done.error().message.c_str());
   }
   auto& entry = spool_.entries().at(result.task_id);
+  auto pending = pending_acks_.find(result.task_id);
+  if (pending != pending_acks_.end()) {
+    if (connected_) {
+      auto answer = proto::make_payload_iq(ctx_, "result", pending->second.iq_id, pending->second.from,
+                                           proto::kResultElement, entry.payload);
+      xmpp_send(conn_, answer.get());
+      entry.answered_with_task = true;
+      entry.last_sent = Clock::now();
+    }
+    pending_acks_.erase(pending);
+    return;
+  }
   if (connected_) send_result(result.task_id, entry);
+}
+
+void Agent::acknowledge_late_tasks(Clock::time_point now) {
+  for (auto it = pending_acks_.begin(); it != pending_acks_.end();) {
+    if (now < it->second.deadline && connected_) {
+      ++it;
+      continue;
+    }
+    if (connected_) {
+      auto ack = proto::make_iq_result(ctx_, it->second.iq_id, it->second.from);
+      xmpp_send(conn_, ack.get());
+    }
+    it = pending_acks_.erase(it);
+  }
 }
 
 // A result for a task that did not run to its end here: interrupted by a
@@ -269,8 +302,7 @@ void Agent::handle_task(xmpp_stanza_t* iq, const std::string& id) {
     refuse(id, from, "wait", "internal-server-error", "cannot record the task on disk");
     return;
   }
-  auto ack = proto::make_iq_result(ctx_, id, from);
-  xmpp_send(conn_, ack.get());
+  pending_acks_[task->task_id] = PendingAck{id, from, Clock::now() + kCombineWindow};
   runner_.start(*task);
 }
 
@@ -312,14 +344,21 @@ void Agent::send_result(const std::string& task_id, Spool::Entry& entry) {
                                    proto::kResultElement, entry.payload);
   xmpp_send(conn_, iq.get());
   entry.last_sent = Clock::now();
+  entry.answered_with_task = false;  // now it waits for the master's ack
 }
 
 void Agent::resend_stale_results(Clock::time_point now) {
   if (!connected_ || now - last_resend_scan_ < std::chrono::seconds(1)) return;
   last_resend_scan_ = now;
+  std::vector<std::string> expired;
   for (auto& [task_id, entry] : spool_.entries()) {
-    if (now - entry.last_sent >= kResendAfter) send_result(task_id, entry);
+    if (entry.answered_with_task) {
+      if (now - entry.last_sent >= kKeepAnswered) expired.push_back(task_id);
+    } else if (now - entry.last_sent >= kResendAfter) {
+      send_result(task_id, entry);
+    }
   }
+  for (const auto& task_id : expired) spool_.acknowledge(task_id);
 }
 
 void Agent::send_ping_to_server(Clock::time_point now) {
@@ -351,6 +390,7 @@ void Agent::step() {
   const auto now = Clock::now();
   if (!connected_ && !connecting_ && now >= next_attempt_) connect();
   runner_.pump();
+  acknowledge_late_tasks(Clock::now());
   resend_stale_results(Clock::now());
   send_ping_to_server(Clock::now());
 }

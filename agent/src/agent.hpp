@@ -3,6 +3,7 @@
 // tasks accepted only from its master, results kept until acknowledged.
 #include <chrono>
 #include <csignal>
+#include <map>
 #include <string>
 
 #include <strophe.h>
@@ -62,6 +63,7 @@ class Agent {
   void announce();
   void handle_disconnected(int error);
   void handle_task(xmpp_stanza_t* iq, const std::string& id);
+  void acknowledge_late_tasks(Clock::time_point now);
   void handle_cancel(xmpp_stanza_t* iq, const std::string& id, const std::string& payload);
   void report_unrun(const std::string& task_id, const std::string& job_id, proto::TaskOutcome state,
                     const std::string& why);
@@ -91,6 +93,14 @@ class Agent {
   Clock::time_point last_resend_scan_{};
   Clock::time_point last_ping_sent_{};
   std::string outstanding_ping_;
+  // Task iqs not answered yet: a task that ends within a short window is
+  // answered with its result in one stanza; others get a plain ack then.
+  struct PendingAck {
+    std::string iq_id;
+    std::string from;
+    Clock::time_point deadline;
+  };
+  std::map<std::string, PendingAck> pending_acks_;  // by task id
   unsigned long ping_counter_ = 0;
 };
 

@@ -14,6 +14,10 @@ class Spool {
   struct Entry {
     std::string payload;  // encoded TaskResult
     std::chrono::steady_clock::time_point last_sent{};
+    // Sent inside the answer to its task iq, which the master does not
+    // acknowledge: kept (not resent) for a while in case the master asks
+    // again by sending the task again.
+    bool answered_with_task = false;
   };
 
   explicit Spool(std::string dir);

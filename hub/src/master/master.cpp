@@ -577,7 +577,15 @@ void Master::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, c
   if (!proto::is_uuid(job_id)) return;
   const std::string member = job_id + "|" + agent_id;
   if (ok) {
-    recorder_.add({agent_id, job_id, {}, {}, std::nullopt});
+    // A task that ended at once is answered with its result (no ack is sent
+    // for it: were it lost, the sweep sends the task again and the agent
+    // answers from its spool).
+    std::optional<proto::TaskResult> result;
+    if (auto payload = proto::payload_text(stanza, proto::kResultElement)) {
+      auto decoded = proto::decode_task_result(*payload);
+      if (decoded && decoded->job_id == job_id) result = std::move(*decoded);
+    }
+    recorder_.add({agent_id, job_id, {}, proto::attribute(stanza, "from"), std::move(result)});
     return;
   }
   const std::string why = proto::error_description(stanza);

@@ -1,5 +1,6 @@
 #include "master/recorder.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <set>
@@ -93,6 +94,9 @@ void Recorder::record(std::vector<Report>& batch) {
       if (r.result) answers.push_back({r.iq_id, r.from, false, "wait", "internal-server-error", "store unavailable"});
     }
   }
+  // Results that came with the answer to their task iq get no answer.
+  answers.erase(std::remove_if(answers.begin(), answers.end(), [](const Answer& a) { return a.iq_id.empty(); }),
+                answers.end());
   if (!answers.empty()) answers_(std::move(answers));
 }
 

@@ -22,7 +22,7 @@ class Recorder {
   struct Report {
     std::string agent_id;
     std::string job_id;
-    std::string iq_id;  // of a result: answered once recorded
+    std::string iq_id;  // of a result iq: answered once recorded; empty: no answer
     std::string from;
     std::optional<proto::TaskResult> result;  // none: the agent acknowledged the task
   };
