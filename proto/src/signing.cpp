@@ -8,8 +8,6 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
-#include <fstream>
-#include <sstream>
 
 #include "muster/proto/messages.hpp"
 #include "muster/proto/uuid.hpp"
@@ -184,11 +182,16 @@ Result<std::unique_ptr<Signer>> Signer::from_pem(const std::string& pem) {
 }
 
 Result<std::unique_ptr<Signer>> Signer::load_or_create(const std::string& path) {
-  std::ifstream in(path);
-  if (in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    return from_pem(text.str());
+  // Plain stdio, not <fstream>: iostreams would link std::locale into every
+  // program using proto/, the static agent included.
+  if (std::FILE* in = std::fopen(path.c_str(), "rb")) {
+    std::string text;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, in)) > 0;) text.append(buf, n);
+    const bool failed = std::ferror(in) != 0;
+    std::fclose(in);
+    if (failed) return Error{ErrorCode::io, "cannot read " + path};
+    return from_pem(text);
   }
   PkContext key;
   int rc = mbedtls_pk_setup(&key.pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
