@@ -37,5 +37,8 @@ if(MUSTER_STATIC_AGENT)
   # Drop unreferenced sections of the static archives (about 450 KB of the
   # x86_64 agent).
   target_link_options(muster_static_runtime INTERFACE -Wl,--gc-sections)
+  # Our terminate handler, as an object of each executable (not an archive
+  # member), so libstdc++'s verbose one and its demangler stay out (47 KiB).
+  target_sources(muster_static_runtime INTERFACE "${PROJECT_SOURCE_DIR}/agent/src/platform/static_terminate.cpp")
   message(STATUS "Agent link: static (static-pie: ${MUSTER_STATIC_PIE})")
 endif()
