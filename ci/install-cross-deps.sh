@@ -5,6 +5,7 @@
 # missing packages are installed, and `apt-get update` runs only then.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. ci/lib.sh
 
 packages=(
   build-essential cmake ninja-build pkg-config xz-utils
@@ -14,20 +15,4 @@ packages=(
   googletest debian-archive-keyring binutils-multiarch
 )
 
-missing=()
-for pkg in "${packages[@]}"; do
-  if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed$'; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-cross-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-
-echo "install-cross-deps: installing ${missing[*]}"
-if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update
-"${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+apt_install_missing install-cross-deps "${packages[@]}"

@@ -4,6 +4,7 @@
 # only missing packages are installed, and `apt-get update` runs only then.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. ci/lib.sh
 
 # The C/C++ libraries of the agent and the hub's XMPP link (mbedTLS, expat,
 # cJSON, curl, libstrophe, GoogleTest) are the pinned set deps/build.sh builds
@@ -13,33 +14,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(
   build-essential cmake ninja-build pkg-config xz-utils patch debian-archive-keyring
   libpoco-dev libexpat1-dev googletest
-  redis-server prosody ejabberd openssl
+  redis-server prosody openssl
   python3 python3-slixmpp procps
 )
 
-missing=()
-for pkg in "${packages[@]}"; do
-  if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed$'; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-else
-  echo "install-deps: installing ${missing[*]}"
-  if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update
-  "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-
-  # The packaged services are not used: tests start private instances on free
-  # ports. Stop the system ones the packages may have started, where systemd runs.
-  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    for svc in prosody redis-server ejabberd; do
-      "${sudo[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true
-    done
-  fi
+apt_install_missing install-deps "${packages[@]}"
+# The packaged services are not used: tests start private instances on free
+# ports. Stop the system ones the packages may have started.
+if [ ${#APT_INSTALLED[@]} -gt 0 ]; then
+  disable_services prosody redis-server
 fi
 
 # The pinned libraries of the host build (presets dev, asan, fuzz); cached,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from muster_stack import (MusterStack, Proc, StackError, require_binary, tail,  # noqa: E402
-                          wait_until, XMPP_DOMAIN)
+from muster_stack import (MusterStack, StackError, require_binary, wait_until,  # noqa: E402
+                          XMPP_DOMAIN)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("MUSTER_DEPS_CACHE", "/var/cache/muster-deps"))
@@ -117,12 +117,16 @@ class ChrootRunner(Runner):
 
 
 class CrossAgentStack(MusterStack):
-    """A MusterStack whose agents are started by a Runner."""
+    """A MusterStack whose agents are started by a Runner: MusterStack enrolls
+    and runs them through its agent_argv/agent_path/agent_log_dir hooks."""
 
     def __init__(self, state_dir, runner, agents=1, **kwargs):
         hub_build = os.environ.get("MUSTER_BUILD_DIR") or REPO_ROOT / "build" / "dev"
         super().__init__(state_dir, agents=agents, build=hub_build, **kwargs)
         self.runner = runner
+        # Agents must reach the XMPP server by name, not by address.
+        self.agent_xmpp_host = "localhost"
+        self.enroll_timeout = 120  # under qemu-user or wine
 
     @property
     def agent_bin(self):
@@ -131,48 +135,26 @@ class CrossAgentStack(MusterStack):
     def agent_dir(self, i):
         return self.runner.state_dir(self, i)
 
-    def write_hub_config(self):
-        super().write_hub_config()
-        # Agents must reach the XMPP server by name, not by address.
-        text = self.hub_config.read_text().replace("xmpp_host = 127.0.0.1", "xmpp_host = localhost")
-        self.hub_config.write_text(text)
+    def agent_log_dir(self, i):
+        # On the host, outside any chroot (whose state dir may be the cached
+        # Debian 11 root).
+        return self.dir / "agents" / str(i)
+
+    def agent_argv(self, *args):
+        require_binary(self.agent_bin)
+        return self.runner.argv(*args)
+
+    def agent_path(self, host_path):
+        return self.runner.agent_path(host_path)
 
     def enroll_agents(self, n):
         self.runner._stack_ca = self.ca_file
         self.runner.prepare(self)
         super().enroll_agents(n)
 
-    def enroll_agent(self, i, token):
-        adir = self.agent_dir(i)
-        adir.mkdir(parents=True, exist_ok=True)
-        require_binary(self.agent_bin)
-        argv = self.runner.argv("enroll", "--hub", self.hub_url, "--token", token,
-                                "--ca", self.runner.agent_path(self.ca_file), "--label", f"idx={i}",
-                                "--state-dir", self.runner.agent_path(adir))
-        res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-        out, err = res.stdout.decode(errors="replace"), res.stderr.decode(errors="replace")
-        with open(self.dir / f"enroll-{i}.log", "a") as f:
-            f.write(f"$ {' '.join(argv)}\n[status {res.returncode}]\n{out}{err}")
-        lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
-        if res.returncode != 0 or not lines:
-            raise StackError(f"muster-agent enroll for agent {i} failed (status {res.returncode}):"
-                             f"\n{out}{err}\nhub log:\n{tail(self.procs['hub'].log)}")
-        self.agent_uuids[i] = lines[-1]
-        return lines[-1]
-
-    def start_agent(self, i):
-        adir = self.agent_dir(i)
-        name = f"agent{i}"
-        if name not in self.procs:
-            argv = self.runner.argv("run", "--state-dir", self.runner.agent_path(adir),
-                                    "--log-level", self.agent_log_level)
-            self.procs[name] = Proc(name, argv, self.dir / f"agent{i}.log", cwd=self.dir)
-        self.procs[name].start()
-        return self.procs[name]
-
     def agent_log(self, i):
         try:
-            return (self.dir / f"agent{i}.log").read_text(errors="replace")
+            return (self.agent_log_dir(i) / "agent.log").read_text(errors="replace")
         except FileNotFoundError:
             return ""
 

@@ -355,6 +355,10 @@ class MusterStack:
         # Tests read every stanza in the XMPP server's log; benchmarks set "info".
         self.xmpp_log_level = "debug"
         self.ejabberd_node = None  # Erlang node name, when xmpp_server is ejabberd
+        # The XMPP host name the hub hands to enrolling agents, and how long an
+        # enrollment may take (subclasses: by name, or under an emulator).
+        self.agent_xmpp_host = "127.0.0.1"
+        self.enroll_timeout = 60
         self._stopped = False
         if not detached:
             atexit.register(self.stop)
@@ -386,6 +390,19 @@ class MusterStack:
 
     def agent_dir(self, i):
         return self.dir / "agents" / str(i)
+
+    def agent_log_dir(self, i):
+        """Where agent i's enroll.log and agent.log go (its state dir here)."""
+        return self.agent_dir(i)
+
+    def agent_argv(self, *args):
+        """The command that runs muster-agent with `args` (subclasses may run
+        another build, an emulator or a chroot)."""
+        return [require_binary(self.agent_bin), *args]
+
+    def agent_path(self, host_path):
+        """A host path as the agent sees it (the same path here)."""
+        return str(host_path)
 
     def agent_info(self, i):
         """The agent's state file (agent.json) as a dict."""
@@ -879,7 +896,7 @@ password =
 [region]
 name = default
 xmpp_domain = {XMPP_DOMAIN}
-xmpp_host = 127.0.0.1
+xmpp_host = {self.agent_xmpp_host}
 xmpp_port = {self.ports['c2s']}
 xmpp_ca_file = {self.ca_file}
 component_host = 127.0.0.1
@@ -939,11 +956,15 @@ component_secret = {self.component_secret}
     def enroll_agent(self, i, token):
         adir = self.agent_dir(i)
         adir.mkdir(parents=True, exist_ok=True)
-        argv = [require_binary(self.agent_bin), "enroll", "--hub", self.hub_url, "--token", token,
-                "--ca", str(self.ca_file), "--label", f"idx={i}", "--state-dir", str(adir)]
-        res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        out, err = res.stdout.decode(), res.stderr.decode()
-        with open(adir / "enroll.log", "a") as f:
+        logdir = self.agent_log_dir(i)
+        logdir.mkdir(parents=True, exist_ok=True)
+        argv = self.agent_argv("enroll", "--hub", self.hub_url, "--token", token,
+                               "--ca", self.agent_path(self.ca_file), "--label", f"idx={i}",
+                               "--state-dir", self.agent_path(adir))
+        res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=self.enroll_timeout)
+        out, err = res.stdout.decode(errors="replace"), res.stderr.decode(errors="replace")
+        with open(logdir / "enroll.log", "a") as f:
             f.write(f"$ {' '.join(argv)}\n[status {res.returncode}]\n{out}{err}")
         lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
         if res.returncode != 0 or not lines:
@@ -954,11 +975,12 @@ component_secret = {self.component_secret}
 
     def start_agent(self, i):
         adir = self.agent_dir(i)
+        logdir = self.agent_log_dir(i)
         name = f"agent{i}"
         if name not in self.procs:
-            self.procs[name] = Proc(name, [require_binary(self.agent_bin), "run", "--state-dir",
-                                           adir, "--log-level", self.agent_log_level],
-                                    adir / "agent.log", cwd=adir, tied=not self.detached)
+            self.procs[name] = Proc(name, self.agent_argv("run", "--state-dir", self.agent_path(adir),
+                                                          "--log-level", self.agent_log_level),
+                                    logdir / "agent.log", cwd=logdir, tied=not self.detached)
         self.procs[name].start()
         return self.procs[name]
 
