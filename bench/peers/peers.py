@@ -637,6 +637,10 @@ def main():
                         help="after the stack is up, print its pids and wait this many "
                              "seconds (attach a profiler)")
     args = parser.parse_args()
+    # SIGTERM (and SIGINT, which a background job started by a script ignores)
+    # unwind through the finally clauses, so every process we started stops.
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.runs < 1 or not args.n:
         parser.error("need --runs >= 1 and at least one N")
     tools = args.tools.split(",")
