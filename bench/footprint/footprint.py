@@ -368,7 +368,7 @@ def mb(n_bytes):
     return f"{n_bytes / 1e6:.2f} MB"
 
 
-def build_report(args, mach0, mach1, build, size_rows, idle, scale, command):
+def build_report(args, mach0, mach1, build, size_rows, idle, scale, breakdown, command):
     L = []
     L.append(f"Run {mach0['date']} → {mach1['date']}; `nproc` = {mach0['nproc']}, "
              f"`uname -r` = {mach0['uname_r']}, CPU {mach0['cpu']}; load average at start "
@@ -459,7 +459,7 @@ def build_report(args, mach0, mach1, build, size_rows, idle, scale, command):
                  f"{m['agent_rss_median'] / 1024:.2f} MiB (dev build, connected, after the "
                  f"settle). Store keys after the jobs: {m['keys_after_jobs']:.0f}.")
         L.append("")
-        keys = scale.get(n + 0.5) or {}
+        keys = breakdown.get(n) or {}
         if keys:
             L.append(f"Where the store's bytes are after the jobs (last run; `MEMORY USAGE` "
                      f"summed per key pattern, {args.jobs + 1} jobs of {n} tasks incl. the "
@@ -561,17 +561,18 @@ def main():
             res = idle_run(work / f"idle{k}", args.idle_s, args.settle, use_static)
             idle.append(res)
             print(f"idle run {k + 1}/{args.idle_runs}: {res}", flush=True)
-        scale = {}
+        scale = {}  # N -> [figures per run]
+        breakdown = {}  # N -> the last run's store bytes per key pattern
         for n in args.agents:
             for k in range(args.scale_runs):
-                res, keys = scale_run(work / f"scale{n}-{k}", n, args.jobs)
+                res, breakdown[n] = scale_run(work / f"scale{n}-{k}", n, args.jobs)
                 scale.setdefault(n, []).append(res)
                 print(f"scale run {k + 1}/{args.scale_runs} with {n} agents: {res}", flush=True)
-            scale[n + 0.5] = keys  # the last run's key breakdown
     finally:
         shutil.rmtree(work, ignore_errors=True)
     mach1 = machine()
-    report = build_report(args, mach0, mach1, build, size_rows, idle, scale, command)
+    report = build_report(args, mach0, mach1, build, size_rows, idle, scale, breakdown,
+                          command)
     print()
     print(report)
     if not args.no_write:
