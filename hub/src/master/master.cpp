@@ -1,5 +1,6 @@
 #include "master/master.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <set>
@@ -23,6 +24,12 @@ constexpr const char* kCancelIdPrefix = "x:";
 constexpr double kAckWaitSeconds = 15;
 constexpr double kResultGraceSeconds = 60;
 constexpr long kSweepLimit = 500;
+// Tasks sent and not yet answered, per shard. More would only queue up in
+// the XMPP server (Prosody routes one stanza at a time on one core) until
+// acks arrive later than kAckWaitSeconds and the sweep sends duplicates
+// into the same queue. A thousand keeps the server busy at every speed
+// measured here (bench/RESULTS.md).
+constexpr long kDispatchWindow = 1000;
 constexpr const char* kControlIdPrefix = "c:";
 constexpr const char* kOnlineUsersId = "online-users";
 constexpr const char* kOnlineItemsId = "online-items";
@@ -163,8 +170,15 @@ void Master::dispatch_loop() {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      const Reply reply = run_on(*client, {"XREADGROUP", "GROUP", keys::kMasterGroup, consumer_, "COUNT", "512",
-                                           "BLOCK", "1000", "STREAMS", queue, control, queue_from, control_from});
+      // Control requests are always read; tasks only while the window has room.
+      const long room = window_room();
+      Command read{"XREADGROUP", "GROUP", keys::kMasterGroup, consumer_, "COUNT",
+                   std::to_string(std::clamp(room, 1L, 512L)), "BLOCK", room > 0 ? "1000" : "20", "STREAMS"};
+      if (room > 0) read.push_back(queue);
+      read.push_back(control);
+      if (room > 0) read.push_back(queue_from);
+      read.push_back(control_from);
+      const Reply reply = run_on(*client, read);
       std::size_t delivered = 0;
       for (const auto& stream : reply.elements) {
         if (stream.elements.size() != 2) continue;
@@ -194,7 +208,7 @@ void Master::dispatch_loop() {
         run_on(*client, del);
       }
       if (delivered == 0) {
-        queue_from = ">";
+        if (room > 0) queue_from = ">";
         control_from = ">";
       }
       if (Clock::now() >= next_sweep) {
@@ -258,6 +272,24 @@ void Master::dispatch(const std::vector<TaskRef>& batch) {
   send_tasks(claimed);
 }
 
+long Master::window_room() {
+  const long room = kDispatchWindow - awaiting_answer_.load();
+  if (room > 0) {
+    window_full_since_.reset();
+    return room;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (!window_full_since_) window_full_since_ = now;
+  if (now - *window_full_since_ > std::chrono::seconds(static_cast<long>(kAckWaitSeconds))) {
+    // Answers lost with dropped sessions never come; the sweep sends those
+    // tasks again. Start counting afresh.
+    awaiting_answer_ = 0;
+    window_full_since_.reset();
+    return kDispatchWindow;
+  }
+  return 0;
+}
+
 void Master::send_tasks(const std::vector<TaskRef>& tasks) {
   if (tasks.empty()) return;
   // Job fields once per job, task fields once per task.
@@ -305,6 +337,7 @@ void Master::send_tasks(const std::vector<TaskRef>& tasks) {
     t.output_quota = std::stoll(job.elements[3].text.empty() ? "65536" : job.elements[3].text);
     outgoing.push_back({agent_jid(agent_id), job_id, proto::encode(t)});
   }
+  awaiting_answer_ += static_cast<long>(outgoing.size());
   link_.post([this, outgoing = std::move(outgoing)] {
     for (const auto& o : outgoing) {
       auto iq = proto::make_payload_iq(link_.ctx(), "set", kTaskIdPrefix + o.job_id, o.to, proto::kTaskElement,
@@ -575,6 +608,8 @@ void Master::release_parked(const std::string& agent_id) {
 
 void Master::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& job_id, bool ok) {
   if (!proto::is_uuid(job_id)) return;
+  for (long n = awaiting_answer_.load(); n > 0 && !awaiting_answer_.compare_exchange_weak(n, n - 1);) {
+  }
   const std::string member = job_id + "|" + agent_id;
   if (ok) {
     // A task that ended at once is answered with its result (no ack is sent

@@ -4,7 +4,9 @@
 // acks, output, results and presence in the store. It keeps no state the
 // store does not have.
 #include <atomic>
+#include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -35,6 +37,8 @@ class Master {
   using TaskRef = std::pair<std::string, std::string>;  // (job id, agent id)
   void dispatch(const std::vector<TaskRef>& tasks);
   void send_tasks(const std::vector<TaskRef>& tasks);
+  // How many more tasks may be sent before answers come back (dispatch thread).
+  long window_room();
   void park(const std::string& job_id, const std::string& agent_id);
   void sweep();
   void cancel_running(const std::string& job_id);
@@ -69,6 +73,8 @@ class Master {
   ComponentLink link_;
   std::string consumer_;
   std::atomic<bool> stopping_{false};
+  std::atomic<long> awaiting_answer_{0};  // tasks sent, not yet answered
+  std::optional<std::chrono::steady_clock::time_point> window_full_since_;
   std::thread dispatcher_;
   Recorder recorder_;
 };
