@@ -494,6 +494,9 @@ class MusterStack:
         proc.start()
         if name == "redis":
             self._wait_port(proc, self.ports["redis"])
+            # Serving means loaded: until its AOF is read Redis answers LOADING.
+            wait_until(lambda: self.redis_cli("PING").strip() == "PONG", 30, "redis PING after restart",
+                       interval=0.1, check=proc.check_running)
         elif name == "epmd":
             self._wait_port(proc, self.ports["epmd"])
         elif name in ("prosody", "ejabberd"):

@@ -231,9 +231,15 @@ void Master::park(const std::string& job_id, const std::string& agent_id) {
   // Waits in the store until the agent's presence releases it, or until the
   // job's delivery deadline expires it.
   const Reply deadline = store_.run({"HGET", keys::job(job_id), "deadline"});
-  store_.pipeline({{"SADD", keys::parked(shard_, agent_id), job_id},
-                   {"ZADD", keys::parked_deadlines(shard_), deadline.text.empty() ? "+inf" : deadline.text,
-                    job_id + "|" + agent_id}});
+  const auto replies =
+      store_.pipeline({{"SADD", keys::parked(shard_, agent_id), job_id},
+                       {"ZADD", keys::parked_deadlines(shard_), deadline.text.empty() ? "+inf" : deadline.text,
+                        job_id + "|" + agent_id},
+                       {"HGET", keys::agent(agent_id), "status"}});
+  // The agent's presence may have come (and found nothing parked) between
+  // our look at its status and now: then release what was just parked. A
+  // task queued twice is claimed once.
+  if (replies[2].text == "online") release_parked(agent_id);
 }
 
 // A whole read of the queue at once: each step is one pipelined round trip
