@@ -51,15 +51,15 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 import muster_stack  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+import benchlib  # noqa: E402
+from benchlib import Resp, build_origin, median  # noqa: E402
+
 BEGIN = "<!-- footprint.py results: begin -->"
 END = "<!-- footprint.py results: end -->"
 STATIC_AGENT = REPO / "build" / "cross" / "linux-x86_64-static" / "agent" / "muster-agent"
 CLK = os.sysconf("SC_CLK_TCK")
 
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else float("nan")
 
 
 # ---------------------------------------------------------------------------
@@ -117,37 +117,7 @@ def rss_median(pid, samples=5, interval=1.0):
     return statistics.median(values)
 
 
-class Resp:
-    """Just enough RESP for SCAN and MEMORY USAGE over one connection."""
 
-    def __init__(self, port):
-        import socket
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.file = self.sock.makefile("rb")
-
-    def command(self, *parts):
-        parts = [str(p).encode() for p in parts]
-        self.sock.sendall(b"*%d\r\n" % len(parts)
-                          + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
-        return self._read()
-
-    def _read(self):
-        line = self.file.readline()
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.file.read(n + 2)[:-2].decode("utf-8", "replace")
-        if kind in (b"+", b":"):
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._read() for _ in range(n)]
-        raise RuntimeError(f"unexpected RESP reply {line!r}")
-
-    def close(self):
-        self.sock.close()
 
 
 def key_breakdown(stack):
@@ -335,27 +305,9 @@ def scale_run(work, n_agents, jobs):
 # ---------------------------------------------------------------------------
 # report
 
-def build_origin(build, head):
-    """Which Muster the binaries are: a build dir may carry MUSTER_GIT_REV (the
-    commit it was built from, e.g. a `git archive` export); else the working
-    tree's HEAD, which the build may not match exactly."""
-    rev = Path(build) / "MUSTER_GIT_REV"
-    if rev.exists():
-        return f"Muster binaries from `{build}`, built from git {rev.read_text().strip()[:10]}"
-    return (f"Muster binaries from `{build}` (working tree at git {head}; the build may "
-            f"include uncommitted changes)")
-
-
 def machine():
     return {
-        "nproc": os.cpu_count(),
-        "uname_r": platform.release(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "cpu": next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                     if ln.startswith("model name")), "?"),
-        "loadavg": open("/proc/loadavg").read().split()[:3],
-        "git": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              stdout=subprocess.PIPE).stdout.decode().strip(),
+        **benchlib.machine(),
         "redis": subprocess.run(["redis-server", "--version"], stdout=subprocess.PIPE)
         .stdout.decode().split()[2],
         "prosody": subprocess.run(["prosodyctl", "about"], stdout=subprocess.PIPE,
@@ -511,16 +463,7 @@ See the docstring of [footprint.py](footprint.py) for exactly what is measured.
 
 
 def write_readme(path, report):
-    block = f"{BEGIN}\n{report}\n{END}"
-    if path.exists():
-        text = path.read_text()
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            path.write_text(head + block + rest.split(END, 1)[1])
-            return
-        path.write_text(text.rstrip("\n") + "\n\n" + block + "\n")
-        return
-    path.write_text(README_HEAD + "## Results\n\n" + block + "\n")
+    benchlib.write_results(path, report, BEGIN, END, README_HEAD)
 
 
 def main():

@@ -66,6 +66,10 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 import muster_stack  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+import benchlib  # noqa: E402
+from benchlib import Resp, build_origin, machine, median  # noqa: E402,F401
+
 BEGIN = "<!-- peers.py results: begin -->"
 END = "<!-- peers.py results: end -->"
 
@@ -73,43 +77,10 @@ END = "<!-- peers.py results: end -->"
 # ---------------------------------------------------------------------------
 # small helpers
 
-class Resp:
-    """Just enough RESP for HGET in a tight loop (one persistent connection)."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.file = self.sock.makefile("rb")
-
-    def command(self, *parts):
-        parts = [p.encode() if isinstance(p, str) else p for p in parts]
-        self.sock.sendall(b"*%d\r\n" % len(parts)
-                          + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
-        return self._read()
-
-    def _read(self):
-        line = self.file.readline()
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            data = self.file.read(n + 2)
-            return data[:-2].decode()
-        if kind in (b"+", b":"):
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        if kind == b"*":
-            return [self._read() for _ in range(int(rest))]
-        raise RuntimeError(f"unexpected RESP reply {line!r}")
-
-    def close(self):
-        self.sock.close()
 
 
-def median(values):
-    return statistics.median(values) if values else float("nan")
+
+
 
 
 def run_timed(argv, env=None, cwd=None, timeout=900):
@@ -120,10 +91,7 @@ def run_timed(argv, env=None, cwd=None, timeout=900):
     return elapsed, res.returncode, res.stdout.decode("utf-8", "replace")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
 
 
 # ---------------------------------------------------------------------------
@@ -305,7 +273,7 @@ class PsshRunner:
         self.keygen("client_key")
         (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
         (d / "authorized_keys").chmod(0o600)
-        self.port = free_port()
+        self.port = muster_stack.free_port()
         user = os.environ.get("USER") or __import__("pwd").getpwuid(os.getuid()).pw_name
         (d / "sshd_config").write_text(f"""# private sshd for bench/peers (loopback only)
 Port {self.port}
@@ -484,30 +452,6 @@ def profile_report(prof, n):
 # ---------------------------------------------------------------------------
 # report
 
-def build_origin(build, head):
-    """Which Muster the binaries are: a build dir may carry MUSTER_GIT_REV (the
-    commit it was built from, e.g. a `git archive` export); else the working
-    tree's HEAD, which the build may not match exactly."""
-    rev = Path(build) / "MUSTER_GIT_REV"
-    if rev.exists():
-        return f"Muster binaries from `{build}`, built from git {rev.read_text().strip()[:10]}"
-    return (f"Muster binaries from `{build}` (working tree at git {head}; the build may "
-            f"include uncommitted changes)")
-
-
-def machine():
-    return {
-        "nproc": os.cpu_count(),
-        "uname_r": platform.release(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "cpu": next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                     if ln.startswith("model name")), "?"),
-        "loadavg": open("/proc/loadavg").read().split()[:3],
-        "git": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              stdout=subprocess.PIPE).stdout.decode().strip(),
-    }
-
-
 def fmt_s(seconds):
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -598,17 +542,7 @@ Install the peers with `ci/install-bench-deps.sh`.
 
 
 def write_readme(path, report):
-    block = f"{BEGIN}\n{report}\n{END}"
-    if path.exists():
-        text = path.read_text()
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            tail = rest.split(END, 1)[1]
-            path.write_text(head + block + tail)
-            return
-        path.write_text(text.rstrip("\n") + "\n\n" + block + "\n")
-        return
-    path.write_text(README_HEAD + "## Results\n\n" + block + "\n")
+    benchlib.write_results(path, report, BEGIN, END, README_HEAD)
 
 
 # ---------------------------------------------------------------------------
