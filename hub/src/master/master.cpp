@@ -30,6 +30,12 @@ constexpr long kSweepLimit = 500;
 // into the same queue. A thousand keeps the server busy at every speed
 // measured here (bench/RESULTS.md).
 constexpr long kDispatchWindow = 1000;
+// Tasks are taken from the queue in batches of at least this many while
+// answers are coming back: every batch costs a few store round trips, and a
+// trickle of tiny batches (one per answer) kept the window from ever filling
+// on a fast server.
+constexpr long kMinBatch = kDispatchWindow / 4;
+constexpr auto kRoomWait = std::chrono::milliseconds(20);
 constexpr const char* kControlIdPrefix = "c:";
 constexpr const char* kOnlineUsersId = "online-users";
 constexpr const char* kOnlineItemsId = "online-items";
@@ -171,9 +177,14 @@ void Master::dispatch_loop() {
         continue;
       }
       // Control requests are always read; tasks only while the window has room.
-      const long room = window_room();
+      long room = window_room();
+      if (room < kMinBatch) room = wait_for_room();
       Command read{"XREADGROUP", "GROUP", keys::kMasterGroup, consumer_, "COUNT",
-                   std::to_string(std::clamp(room, 1L, 512L)), "BLOCK", room > 0 ? "1000" : "20", "STREAMS"};
+                   std::to_string(std::clamp(room, 1L, 512L))};
+      // With the window full, control requests are only polled: the wait for
+      // room above paces this loop.
+      if (room > 0) read.insert(read.end(), {"BLOCK", "1000"});
+      read.push_back("STREAMS");
       if (room > 0) read.push_back(queue);
       read.push_back(control);
       if (room > 0) read.push_back(queue_from);
@@ -294,6 +305,15 @@ long Master::window_room() {
     return kDispatchWindow;
   }
   return 0;
+}
+
+long Master::wait_for_room() {
+  // The answer handler notifies without taking the lock, so a wake-up can be
+  // missed; the timeout bounds what that costs.
+  std::unique_lock<std::mutex> lock(room_mutex_);
+  room_freed_.wait_for(lock, kRoomWait,
+                       [this] { return stopping_ || kDispatchWindow - awaiting_answer_.load() >= kMinBatch; });
+  return window_room();
 }
 
 void Master::send_tasks(const std::vector<TaskRef>& tasks) {
@@ -614,7 +634,11 @@ void Master::release_parked(const std::string& agent_id) {
 
 void Master::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& job_id, bool ok) {
   if (!proto::is_uuid(job_id)) return;
-  for (long n = awaiting_answer_.load(); n > 0 && !awaiting_answer_.compare_exchange_weak(n, n - 1);) {
+  for (long n = awaiting_answer_.load(); n > 0; ) {
+    if (awaiting_answer_.compare_exchange_weak(n, n - 1)) {
+      if (kDispatchWindow - (n - 1) == kMinBatch) room_freed_.notify_one();
+      break;
+    }
   }
   const std::string member = job_id + "|" + agent_id;
   if (ok) {

@@ -5,7 +5,9 @@
 // store does not have.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,6 +41,8 @@ class Master {
   void send_tasks(const std::vector<TaskRef>& tasks);
   // How many more tasks may be sent before answers come back (dispatch thread).
   long window_room();
+  // Waits (briefly) until answers free room for a whole batch; returns the room.
+  long wait_for_room();
   void park(const std::string& job_id, const std::string& agent_id);
   void sweep();
   void cancel_running(const std::string& job_id);
@@ -75,6 +79,8 @@ class Master {
   std::atomic<bool> stopping_{false};
   std::atomic<long> awaiting_answer_{0};  // tasks sent, not yet answered
   std::optional<std::chrono::steady_clock::time_point> window_full_since_;
+  std::mutex room_mutex_;
+  std::condition_variable room_freed_;
   std::thread dispatcher_;
   Recorder recorder_;
 };
