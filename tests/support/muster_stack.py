@@ -1079,10 +1079,17 @@ component_secret = {self.component_secret}
         return body
 
     def tasks(self, job_id):
-        status, body = self.api("GET", f"/api/v1/jobs/{job_id}/tasks")
-        if status != 200:
-            raise StackError(f"GET /api/v1/jobs/{job_id}/tasks -> {status} {body}")
-        return body["tasks"]
+        """Every task of the job, following next_cursor page by page."""
+        tasks, cursor = [], None
+        while True:
+            path = f"/api/v1/jobs/{job_id}/tasks?limit=1000" + (f"&cursor={cursor}" if cursor else "")
+            status, body = self.api("GET", path)
+            if status != 200:
+                raise StackError(f"GET {path} -> {status} {body}")
+            tasks += body["tasks"]
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return tasks
 
     def wait_job(self, job_id, timeout=60):
         """Poll until the job has left state running; return the Job object."""
