@@ -98,13 +98,15 @@ int run_agent(const Args& args, volatile std::sig_atomic_t* stop, const std::fun
     LOG_ERROR("not enrolled? %s", state.error().message.c_str());
     return kNoState;
   }
-  Agent agent(paths, std::move(*state), args.task_user);
-  if (auto opened = agent.open(); !opened) {
-    LOG_ERROR("%s", opened.error().message.c_str());
-    return kFailure;
-  }
-  ready();
-  agent.run(stop);
+  {
+    Agent agent(paths, std::move(*state), args.task_user);
+    if (auto opened = agent.open(); !opened) {
+      LOG_ERROR("%s", opened.error().message.c_str());
+      return kFailure;
+    }
+    ready();
+    agent.run(stop);
+  }  // the connection and libstrophe's context are released here
   LOG_INFO("stopped");
   return kOk;
 }
