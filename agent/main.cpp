@@ -3,12 +3,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "agent.hpp"
 #include "enroll.hpp"
 #include "log.hpp"
+#include "platform/fs.hpp"
 #include "platform/startup.hpp"
 #include "version.hpp"
 
@@ -18,8 +20,6 @@ using namespace muster::agent;
 
 enum ExitCode { kOk = 0, kFailure = 1, kUsage = 2, kNoState = 3 };
 
-constexpr const char* kDefaultStateDir = "/var/lib/muster-agent";
-
 volatile std::sig_atomic_t g_stop = 0;
 
 int usage(const char* problem) {
@@ -28,16 +28,18 @@ int usage(const char* problem) {
                "usage:\n"
                "  muster-agent enroll --hub URL --token TOKEN [--ca FILE] [--label KEY=VALUE ...] [--state-dir DIR]\n"
                "  muster-agent run [--state-dir DIR] [--task-user USER] [--log-level error|warn|info|debug]\n"
+               "  muster-agent service [--state-dir DIR] [--task-user USER] [--log-level error|warn|info|debug]\n"
                "  muster-agent version\n"
-               "\nDefault state directory: %s\n",
-               kDefaultStateDir);
+               "\nDefault state directory: %s\nDefault task user: %s\n",
+               platform::default_state_dir().c_str(), platform::default_task_user().c_str());
   return kUsage;
 }
 
 struct Args {
-  std::string hub, token, ca, state_dir = kDefaultStateDir, log_level = "info";
-  // A root agent runs tasks as this account unless a task is signed as_root.
-  std::string task_user = "nobody";
+  std::string hub, token, ca, state_dir = platform::default_state_dir(), log_level = "info";
+  // A privileged agent (root; LocalSystem on Windows) runs tasks as this
+  // account unless a task is signed as_root.
+  std::string task_user = platform::default_task_user();
   muster::proto::StringMap labels;
 };
 
@@ -86,21 +88,51 @@ int run_enroll(const Args& args) {
   return kOk;
 }
 
-int run_agent(const Args& args) {
+// The agent's loop, for `run` and `service`: calls ready() once it is up and
+// returns when *stop becomes non-zero. Problems go to the log (a service has
+// no stderr).
+int run_agent(const Args& args, volatile std::sig_atomic_t* stop, const std::function<void()>& ready) {
   StatePaths paths(args.state_dir);
   auto state = load_state(paths);
   if (!state) {
-    std::fprintf(stderr, "muster-agent: not enrolled? %s\n", state.error().message.c_str());
+    LOG_ERROR("not enrolled? %s", state.error().message.c_str());
     return kNoState;
   }
-  Agent agent(paths, std::move(*state), args.task_user);
-  if (auto opened = agent.open(); !opened) {
-    std::fprintf(stderr, "muster-agent: %s\n", opened.error().message.c_str());
-    return kFailure;
-  }
-  platform::on_stop_request(&g_stop);
-  agent.run(&g_stop);
+  {
+    Agent agent(paths, std::move(*state), args.task_user);
+    if (auto opened = agent.open(); !opened) {
+      LOG_ERROR("%s", opened.error().message.c_str());
+      return kFailure;
+    }
+    ready();
+    agent.run(stop);
+  }  // the connection and libstrophe's context are released here
+  LOG_INFO("stopped");
   return kOk;
+}
+
+int run_console(const Args& args) {
+  platform::on_stop_request(&g_stop);
+  return run_agent(args, &g_stop, [] {});
+}
+
+// Under the Windows Service Control Manager. A service has no stderr: once
+// the SCM has started it, the log goes to agent.log in the state directory.
+// Not started by the SCM (a console), or on POSIX: a usage error.
+int run_service(const Args& args) {
+  int code = kOk;
+  std::string error;
+  const platform::ServiceBody body = [&args](volatile std::sig_atomic_t* stop, const std::function<void()>& ready) {
+    const std::string log_path = platform::join_path(args.state_dir, "agent.log");
+    if (!log_to_file(log_path)) LOG_ERROR("cannot open the log file %s", log_path.c_str());
+    LOG_INFO("muster-agent %s started as a service (state %s)", kAgentVersion, args.state_dir.c_str());
+    return run_agent(args, stop, ready);
+  };
+  if (!platform::run_as_service(body, code, error)) {
+    std::fprintf(stderr, "muster-agent: %s\n", error.c_str());
+    return kUsage;
+  }
+  return code;
 }
 
 }  // namespace
@@ -125,6 +157,7 @@ int main(int argc, char** argv) {
   if (!parse_log_level(args.log_level.c_str(), level)) return usage("--log-level must be error, warn, info or debug");
   set_log_level(level);
   if (command == "enroll") return run_enroll(args);
-  if (command == "run") return run_agent(args);
+  if (command == "run") return run_console(args);
+  if (command == "service") return run_service(args);
   return usage(("unknown command " + command).c_str());
 }

@@ -23,7 +23,8 @@ class Agent {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `task_user`: the account tasks run as when the agent runs as root.
+  // `task_user`: the account tasks run as when the agent runs as root
+  // (LocalSystem on Windows).
   // `shared_ctx`: a libstrophe context owned by the caller, for many agents
   // in one event loop (bench/swarm); null means the agent owns its own.
   Agent(StatePaths paths, AgentState state, std::string task_user, xmpp_ctx_t* shared_ctx = nullptr);

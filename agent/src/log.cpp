@@ -3,12 +3,44 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <mutex>
+
+#include "platform/fs.hpp"
 
 namespace muster::agent {
 namespace {
 LogLevel g_level = LogLevel::info;
 constexpr const char* kNames[] = {"error", "warn", "info", "debug"};
+constexpr long kRotateBytes = 10L * 1024 * 1024;
+// A Windows service also logs from the SCM's control handler thread.
+std::mutex g_file_lock;
+std::FILE* g_file = nullptr;  // null: stderr
+std::string g_path;
+
+// Starts a new file once the current one is past kRotateBytes.
+void rotate_if_big() {
+  if (g_file == nullptr || std::ftell(g_file) < kRotateBytes) return;
+  std::fclose(g_file);
+  g_file = nullptr;
+  const auto renamed = platform::rename_file(g_path, g_path + ".1");
+  g_file = platform::open_append(g_path);
+  if (g_file != nullptr && !renamed) {
+    std::fprintf(g_file, "(could not keep the previous log: %s)\n", renamed.error().message.c_str());
+  }
+}
 }  // namespace
+
+bool log_to_file(const std::string& path) {
+  std::FILE* file = platform::open_append(path);
+  if (file == nullptr) return false;
+  std::lock_guard<std::mutex> hold(g_file_lock);
+  if (g_file != nullptr) std::fclose(g_file);
+  g_file = file;
+  g_path = path;
+  std::fseek(g_file, 0, SEEK_END);
+  rotate_if_big();
+  return g_file != nullptr;
+}
 
 void set_log_level(LogLevel level) { g_level = level; }
 
@@ -35,7 +67,13 @@ void log_message(LogLevel level, const char* format, ...) {
   va_start(args, format);
   std::vsnprintf(text, sizeof text, format, args);
   va_end(args);
-  std::fprintf(stderr, "%s muster-agent %s: %s\n", when, kNames[static_cast<int>(level)], text);
+  std::lock_guard<std::mutex> hold(g_file_lock);
+  std::FILE* out = g_file != nullptr ? g_file : stderr;
+  std::fprintf(out, "%s muster-agent %s: %s\n", when, kNames[static_cast<int>(level)], text);
+  if (g_file != nullptr) {
+    std::fflush(g_file);
+    rotate_if_big();
+  }
 }
 
 }  // namespace muster::agent

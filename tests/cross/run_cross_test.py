@@ -17,6 +17,10 @@ Scenarios:
   high-fd          the agent starts with descriptors 3..1199 taken, so its
                    XMPP and HTTPS sockets are all above FD_SETSIZE (libstrophe's
                    event loop is patched from select() to poll())
+  windows-service  the Windows agent as a service of wine's Service Control
+                   Manager in a private wine prefix: sc create / start, a
+                   job, sc stop (STOPPED, exit code 0, the agent process gone,
+                   its log says it stopped), sc delete
 
 Each boots a private Redis + Prosody + muster-hub (MusterStack), enrolls one
 agent (HTTPS, libcurl + mbedTLS), waits for it online (XMPP over TLS to the
@@ -26,6 +30,7 @@ not built: run ci/cross.sh TARGET).
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cross_stack import (QEMU, ChrootRunner, CrossAgentStack, HOSTILE_NSSWITCH, Runner,  # noqa: E402
                          StackError, WineRunner, agent_binary, bullseye_rootfs, wait_until)
+from muster_stack import pid_alive  # noqa: E402
 
 SKIP = 77
 
@@ -74,7 +80,7 @@ def make_runner(target, scenario, work):
         return ChrootRunner(binary, base, qemu=qemu, nsswitch=HOSTILE_NSSWITCH)
     if scenario == "high-fd":
         return Runner(binary, [sys.executable, str(Path(__file__).resolve().parent / "high_fds.py")])
-    if scenario in ("emulator", "wrong-ca", "wrong-name"):
+    if scenario in ("emulator", "wrong-ca", "wrong-name", "windows-service"):
         if target.startswith("windows"):
             return WineRunner(binary)
         if qemu:
@@ -153,9 +159,223 @@ def expect_refusal(stack, uuid, before, reason):
     say(f"hub sees the agent as: {stack.agents()[uuid].get('status')}")
 
 
+# -- windows-service --------------------------------------------------------
+
+SERVICE = "MusterAgent"
+
+
+class WinePrefix:
+    """A private wine prefix (registry, services, its own wineserver) under
+    the test's directory, so the service the test registers can never outlive
+    it or start at another prefix's next boot. wine's output goes to files,
+    never pipes: services and wineserver inherit the descriptors."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.logs = self.path.parent / "wine-logs"
+        self.env = {**os.environ, "WINEPREFIX": str(self.path), "WINEDEBUG": "-all",
+                    "WINEDLLOVERRIDES": "mscoree,mshtml="}
+        self.calls = 0
+
+    def _run(self, argv, timeout=120):
+        self.calls += 1
+        out = self.logs / f"{self.calls:02d}-{Path(argv[0]).name}.log"
+        with open(out, "wb") as f:
+            res = subprocess.run(argv, env=self.env, stdin=subprocess.DEVNULL, stdout=f,
+                                 stderr=subprocess.STDOUT, timeout=timeout)
+        return res.returncode, out.read_text(errors="replace")
+
+    def start(self):
+        self.path.mkdir(parents=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        self._run(["wineserver", "-p"])
+        rc, text = self._run(["wineboot", "--init"], timeout=600)
+        if rc != 0:
+            raise StackError(f"wineboot --init failed ({rc}): {text[-2000:]}")
+        # Measured here: services created right after the first boot are not
+        # seen by the services.exe that boot left (sc start: 1053 or 1060);
+        # after a restart of the prefix's server they are.
+        self.kill()
+        self._run(["wineserver", "-p"])  # persistent: the service must not die with the last client
+        # Start the prefix's own services (services.exe, winedevice, ...) now,
+        # with output to a file: started by the first wine client instead
+        # (the enrollment), they would inherit its pipes and hold them open.
+        self.wine("wineboot")
+        (self.path / ".muster-ready").touch()  # cross/emulators/wine.sh: prefix initialised
+        say(f"private wine prefix {self.path} ready in {time.time() - t0:.1f} s")
+
+    def wine(self, *args, timeout=120):
+        return self._run(["wine", *args], timeout=timeout)
+
+    def kill(self):
+        self._run(["wineserver", "-k"])
+        self._run(["wineserver", "-w"], timeout=60)
+
+    def processes(self):
+        """(pid, command line) of every process running in this prefix."""
+        found = []
+        needle = f"WINEPREFIX={self.path}".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                env = (entry / "environ").read_bytes().split(b"\0")
+                if needle in env:
+                    cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    found.append((int(entry.name), cmd.strip()))
+            except OSError:
+                continue
+        return found
+
+
+def sc_state(prefix):
+    rc, text = prefix.wine("sc", "query", SERVICE)
+    state = re.search(r"STATE\s*:\s*\d+\s+(\w+)", text)
+    code = re.search(r"WIN32_EXIT_CODE\s*:\s*(\d+)", text)
+    return rc, (state.group(1) if state else None), (int(code.group(1)) if code else None), text
+
+
+def agent_pids(prefix):
+    return [pid for pid, cmd in prefix.processes() if "muster-agent.exe" in cmd and " service" in cmd]
+
+
+def run_service(target, work, runner):
+    """windows-service: see the module docstring."""
+    prefix = WinePrefix(work / "wine")
+    stack = CrossAgentStack(work / "stack", runner, agents=0, agent_log_level="debug")
+    ok = False
+    try:
+        t0 = time.time()
+        prefix.start()
+        # wine.sh (enrollment) uses the prefix named by the environment.
+        os.environ["WINEPREFIX"] = str(prefix.path)
+        stack.start()
+        stack.enroll_agents(1)
+        uuid = stack.agent_uuids[1]
+        say(f"stack up and agent enrolled in {time.time() - t0:.1f} s: {uuid}")
+
+        exe = runner.agent_path(runner.binary)
+        state_dir = runner.agent_path(stack.agent_dir(1))
+        # One binPath= value: sc.exe takes the next argument as it is (no
+        # spaces in these paths, so no inner quotes to survive two parsers).
+        bin_path = f"{exe} service --state-dir {state_dir} --log-level debug"
+        if " " in exe or " " in state_dir:
+            raise StackError(f"paths with spaces are not supported by this test: {bin_path}")
+        rc, text = prefix.wine("sc", "create", SERVICE, "binPath=", bin_path)
+        if rc != 0:
+            raise StackError(f"sc create failed ({rc}): {text}")
+        say(f"sc create {SERVICE} binPath= {bin_path}")
+        t1 = time.time()
+        rc, text = prefix.wine("sc", "start", SERVICE)
+        if rc != 0:
+            raise StackError(f"sc start failed ({rc}): {text}\nagent log:\n{stack.agent_log(1)[-3000:]}")
+
+        def running():
+            return sc_state(prefix)[1] == "RUNNING"
+        wait_until(running, 60, "sc query to show RUNNING", interval=0.5)
+        pids = agent_pids(prefix)
+        say(f"service RUNNING after {time.time() - t1:.1f} s; agent process(es) {pids}")
+        if not pids:
+            raise StackError("no muster-agent.exe service process found in the prefix")
+        wait_until(lambda: stack.agents().get(uuid, {}).get("status") == "online", 90,
+                   "the hub to see the service agent online", interval=0.5)
+        say(f"hub sees the agent online {time.time() - t1:.1f} s after sc start")
+        log = stack.agent_log(1)
+        for key in ("started as a service", "service account", "connected (TLS"):
+            line = next((ln for ln in log.splitlines() if key in ln), None)
+            if line is None:
+                raise StackError(f"agent.log has no line with {key!r}:\n{log[-3000:]}")
+            say(f"agent log: {line.strip()}")
+        if "connected (TLS on)" not in log:
+            raise StackError("the agent did not report a TLS connection")
+
+        # cmd /c echo, as argv: cmd.exe found on PATH, run in the job's Job Object.
+        t2 = time.time()
+        done, tasks = stack.run_job({"argv": ["cmd", "/c", "echo", "hello-from-windows-service"],
+                                     "targets": {"all": True}, "timeout_s": 60}, timeout=120)
+        task = tasks[uuid]
+        say(f"job {done['id']} {done['state']} in {time.time() - t2:.1f} s; task: state={task['state']} "
+            f"exit_code={task['exit_code']} stdout={task['stdout']!r} stderr={task['stderr']!r}")
+        if task["state"] != "succeeded" or "hello-from-windows-service" not in task["stdout"]:
+            raise StackError(f"unexpected task result: {task}")
+
+        t3 = time.time()
+        rc, text = prefix.wine("sc", "stop", SERVICE)
+        if rc != 0:
+            raise StackError(f"sc stop failed ({rc}): {text}")
+
+        def stopped():
+            return sc_state(prefix)[1] == "STOPPED"
+        wait_until(stopped, 30, "sc query to show STOPPED", interval=0.5)
+        _, state, exit_code, text = sc_state(prefix)
+        say(f"sc query after sc stop ({time.time() - t3:.1f} s): STATE {state}, WIN32_EXIT_CODE {exit_code}")
+        if exit_code != 0:
+            raise StackError(f"the service stopped with WIN32_EXIT_CODE {exit_code}:\n{text}")
+        wait_until(lambda: not any(pid_alive(p) for p in pids), 30, "the agent process to exit", interval=0.2)
+        say(f"agent process(es) {pids} exited")
+        lines = stack.agent_log(1).splitlines()
+        control = [i for i, ln in enumerate(lines) if "service control stop: stopping" in ln]
+        if not control or not lines[-1].rstrip().endswith("info: stopped"):
+            raise StackError("agent.log does not end with a clean stop:\n" + "\n".join(lines[-15:]))
+        say(f"agent log: {lines[control[-1]].strip()}")
+        say(f"agent log: {lines[-1].strip()}")
+        # A clean stop says goodbye (unavailable presence): offline at once,
+        # not after the server's stream-management hibernation.
+        wait_until(lambda: stack.agents()[uuid].get("status") != "online", 20,
+                   "the hub to see the stopped agent offline", interval=0.5)
+        say(f"hub sees the agent as: {stack.agents()[uuid].get('status')} "
+            f"{time.time() - t3:.1f} s after sc stop")
+
+        rc, text = prefix.wine("sc", "delete", SERVICE)
+        if rc != 0:
+            raise StackError(f"sc delete failed ({rc}): {text}")
+        rc, _, _, text = sc_state(prefix)
+        if rc == 0:
+            raise StackError(f"the service is still there after sc delete:\n{text}")
+        say("sc delete: the service is gone")
+        say(f"PASS: {target} windows-service ({time.time() - t0:.1f} s)")
+        ok = True
+        return 0
+    except (StackError, subprocess.TimeoutExpired) as e:
+        say(f"FAIL: {e}")
+        return 1
+    finally:
+        stack.stop()
+        if prefix.path.exists():
+            prefix.kill()
+        deadline = time.time() + 15
+        left = prefix.processes()
+        while left and time.time() < deadline:
+            time.sleep(0.2)
+            left = prefix.processes()
+        if left:
+            say(f"FAIL: processes of the wine prefix left behind: {left}")
+            for pid, _ in left:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+            ok = False
+        if not ok or os.environ.get("MUSTER_KEEP_STATE") == "1":
+            shutil.rmtree(prefix.path, ignore_errors=True)  # 0.7 GB; its logs stay in wine-logs/
+            say(f"state kept in {work}")
+            log = stack.agent_log(1)
+            if log and not ok:
+                say("agent log tail:\n" + "\n".join(log.splitlines()[-25:]))
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+        if left:
+            sys.exit(1)
+
+
 def run(target, scenario):
     work = Path(tempfile.mkdtemp(prefix=f"muster-cross-{target}-{scenario}-"))
     runner = make_runner(target, scenario, work)
+    if scenario == "windows-service":
+        if not target.startswith("windows"):
+            raise SystemExit("windows-service is a scenario for Windows targets")
+        return run_service(target, work, runner)
     stack = CrossAgentStack(work / "stack", runner, agents=1, agent_log_level="debug")
     ok = False
     try:

@@ -1,6 +1,7 @@
 // Windows process execution (agent/src/platform/windows/process_windows.cpp):
 // cmd.exe commands, argv quoting, exit codes, both output pipes, and that
-// kill_tree() ends the whole tree (a grandchild holding the pipes open too).
+// kill_tree() ends the whole tree (a grandchild holding the pipes open too),
+// and how run_as_user maps to Windows accounts.
 // Built into agent_tests for Windows targets; runs under wine in ctest.
 #include <gtest/gtest.h>
 
@@ -9,8 +10,10 @@
 #include <thread>
 
 #include "platform/process.hpp"
+#include "platform/windows/run_as.hpp"
 
 namespace platform = muster::agent::platform;
+namespace win = muster::agent::platform::win;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -109,4 +112,61 @@ TEST(WindowsProcess, KillTreeEndsChildAndGrandchild) {
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
   ASSERT_TRUE(o.status.exit_code.has_value());
   EXPECT_EQ(*o.status.exit_code, 137);
+}
+
+// run_as on Windows (platform/windows/run_as.hpp): a LocalSystem agent maps
+// the built-in service accounts and refuses every other name; an agent that
+// is not LocalSystem ignores run_as.
+TEST(WindowsRunAs, BuiltInServiceAccountsAreMapped) {
+  for (const char* name : {"LocalService", "localservice", "Local Service", "NT AUTHORITY\\LocalService",
+                           "nt authority\\LOCAL SERVICE"}) {
+    const auto plan = win::plan_run_as(name, true);
+    EXPECT_EQ(plan.account, L"LocalService") << name;
+    EXPECT_EQ(plan.error, "") << name;
+  }
+  for (const char* name : {"NetworkService", "Network Service", "NT AUTHORITY\\NetworkService"}) {
+    const auto plan = win::plan_run_as(name, true);
+    EXPECT_EQ(plan.account, L"NetworkService") << name;
+    EXPECT_EQ(plan.error, "") << name;
+  }
+}
+
+TEST(WindowsRunAs, OtherAccountsAreRefusedByALocalSystemAgent) {
+  for (const char* name : {"nobody", "Administrator", "NT AUTHORITY\\SYSTEM", "LocalSystem", "BUILTIN\\LocalService",
+                           "LocalService ", "NT AUTHORITY\\"}) {
+    const auto plan = win::plan_run_as(name, true);
+    EXPECT_EQ(plan.account, L"") << name;
+    EXPECT_EQ(plan.error, std::string("run_as on Windows supports only the LocalService and NetworkService "
+                                      "accounts: ") + name);
+  }
+}
+
+TEST(WindowsRunAs, IgnoredUnlessLocalSystem) {
+  for (const char* name : {"LocalService", "NetworkService", "Administrator", ""}) {
+    const auto plan = win::plan_run_as(name, false);
+    EXPECT_EQ(plan.account, L"") << name;
+    EXPECT_EQ(plan.error, "") << name;
+  }
+  const auto none = win::plan_run_as("", true);
+  EXPECT_EQ(none.account, L"");
+  EXPECT_EQ(none.error, "");
+}
+
+TEST(WindowsRunAs, StartProcessFollowsThePlan) {
+  // Whatever account this test runs as: not LocalSystem, the task runs as
+  // this account whatever run_as says; LocalSystem (real Windows, as SYSTEM),
+  // an unknown account is refused and nothing runs.
+  platform::ProcessSpec spec = shell("echo ran");
+  spec.run_as_user = "Administrator";
+  auto child = platform::start_process(spec);
+  if (win::running_as_local_system()) {
+    ASSERT_FALSE(child);
+    EXPECT_EQ(child.error().message,
+              "run_as on Windows supports only the LocalService and NetworkService accounts: Administrator");
+  } else {
+    ASSERT_TRUE(child) << child.error().message;
+    const auto o = drain(**child);
+    ASSERT_TRUE(o.finished);
+    EXPECT_EQ(trimmed(o.out), "ran");
+  }
 }

@@ -1,5 +1,6 @@
 #pragma once
 // Durable file operations the agent's journal, spool and state rely on.
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,11 @@ proto::Result<std::string> read_file(const std::string& path);
 // Appends one line and flushes it to disk before returning.
 proto::Status append_line_durable(const std::string& path, const std::string& line);
 proto::Status remove_file(const std::string& path);
+// Renames `from` to `to`, replacing `to` if it exists.
+proto::Status rename_file(const std::string& from, const std::string& to);
+// Opens `path` for appending (created if missing); child processes do not
+// inherit it. Null on failure.
+std::FILE* open_append(const std::string& path);
 bool file_exists(const std::string& path);
 // Regular files in `dir` (names only), sorted.
 std::vector<std::string> list_files(const std::string& dir);

@@ -17,6 +17,9 @@ struct ProcessSpec {
   std::vector<std::string> argv;             // or run directly (PATH lookup)
   // When the agent is privileged, run as this account instead (empty: keep
   // the agent's identity). Ignored when the agent is not privileged.
+  // POSIX: privileged = root, any account. Windows: privileged = LocalSystem,
+  // and only LocalService or NetworkService (windows/run_as.hpp); another
+  // name is an error and nothing runs.
   std::string run_as_user;
 };
 

@@ -108,6 +108,13 @@ proto::Status remove_file(const std::string& path) {
   return proto::Ok{};
 }
 
+proto::Status rename_file(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return io_error("cannot rename to", to);
+  return proto::Ok{};
+}
+
+std::FILE* open_append(const std::string& path) { return std::fopen(path.c_str(), "ae"); }  // e: O_CLOEXEC
+
 bool file_exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 std::vector<std::string> list_files(const std::string& dir) {

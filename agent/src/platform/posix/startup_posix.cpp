@@ -31,4 +31,11 @@ void on_stop_request(volatile std::sig_atomic_t* flag) {
 
 std::string default_state_dir() { return "/var/lib/muster-agent"; }
 
+std::string default_task_user() { return "nobody"; }
+
+bool run_as_service(const ServiceBody&, int&, std::string& error) {
+  error = "the service command is for Windows; systemd and launchd run `muster-agent run` directly";
+  return false;
+}
+
 }  // namespace muster::agent::platform

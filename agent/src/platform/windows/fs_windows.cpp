@@ -143,6 +143,17 @@ proto::Status remove_file(const std::string& path) {
   return proto::Ok{};
 }
 
+proto::Status rename_file(const std::string& from, const std::string& to) {
+  if (!::MoveFileExW(win::widen(from).c_str(), win::widen(to).c_str(), MOVEFILE_REPLACE_EXISTING)) {
+    return io_error("cannot rename to", to);
+  }
+  return proto::Ok{};
+}
+
+// "N": the C runtime opens the file without handle inheritance, so tasks
+// (started with inheritable handles for their pipes) do not get it.
+std::FILE* open_append(const std::string& path) { return ::_wfopen(win::widen(path).c_str(), L"abN"); }
+
 bool file_exists(const std::string& path) {
   return ::GetFileAttributesW(win::widen(path).c_str()) != INVALID_FILE_ATTRIBUTES;
 }

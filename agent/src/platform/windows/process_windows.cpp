@@ -2,12 +2,15 @@
 // kill_tree() ends the whole tree at once (children started by the task are
 // in the job too, and cannot break away), and closing the job on agent exit
 // kills what is left. Output comes through two anonymous pipes, read without
-// blocking (PeekNamedPipe, then ReadFile of what is there).
+// blocking (PeekNamedPipe, then ReadFile of what is there). A LocalSystem
+// agent starts tasks as LocalService or NetworkService (run_as.hpp).
 #include <windows.h>
+#include <userenv.h>
 
 #include <cstdlib>
 
 #include "platform/process.hpp"
+#include "platform/windows/run_as.hpp"
 #include "platform/windows/win_text.hpp"
 
 namespace muster::agent::platform {
@@ -154,8 +157,34 @@ proto::Result<std::unique_ptr<ChildProcess>> start_process(const ProcessSpec& sp
     shown = spec.argv[0];
   }
 
+  // The account first: a refused run_as starts nothing.
+  const win::RunAs run_as =
+      win::plan_run_as(spec.run_as_user, !spec.run_as_user.empty() && win::running_as_local_system());
+  if (!run_as.error.empty()) return Error{ErrorCode::invalid_field, run_as.error};
+  HANDLE token = nullptr;
+  void* environment = nullptr;
+  if (!run_as.account.empty()) {
+    // No password: LocalSystem may log on the built-in service accounts.
+    if (!::LogonUserW(run_as.account.c_str(), L"NT AUTHORITY", nullptr, LOGON32_LOGON_SERVICE,
+                      LOGON32_PROVIDER_DEFAULT, &token)) {
+      return Error{ErrorCode::io, "cannot log on NT AUTHORITY\\" + win::narrow(run_as.account) + " to run the task: " +
+                                      win::error_text(::GetLastError())};
+    }
+    // The account's own environment (profile paths, TEMP), not SYSTEM's.
+    if (!::CreateEnvironmentBlock(&environment, token, FALSE)) environment = nullptr;
+  }
+  const auto release_account = [&] {
+    if (environment != nullptr) ::DestroyEnvironmentBlock(environment);
+    environment = nullptr;
+    close_handle(token);
+  };
+
   HANDLE job = ::CreateJobObjectW(nullptr, nullptr);
-  if (job == nullptr) return Error{ErrorCode::io, "CreateJobObject: " + win::error_text(::GetLastError())};
+  if (job == nullptr) {
+    const DWORD e = ::GetLastError();
+    release_account();
+    return Error{ErrorCode::io, "CreateJobObject: " + win::error_text(e)};
+  }
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
   limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
   ::SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits, sizeof limits);
@@ -164,6 +193,7 @@ proto::Result<std::unique_ptr<ChildProcess>> start_process(const ProcessSpec& sp
   if (!make_pipe(out_r, out_w) || !make_pipe(err_r, err_w)) {
     const DWORD e = ::GetLastError();
     for (HANDLE* h : {&out_r, &out_w, &err_r, &err_w, &job}) close_handle(*h);
+    release_account();
     return Error{ErrorCode::io, "CreatePipe: " + win::error_text(e)};
   }
   SECURITY_ATTRIBUTES inherit{};
@@ -183,16 +213,28 @@ proto::Result<std::unique_ptr<ChildProcess>> start_process(const ProcessSpec& sp
   // Tasks start in the root of the system drive, like "cd /" on POSIX.
   wchar_t root[MAX_PATH] = L"C:\\";
   if (::GetSystemWindowsDirectoryW(root, MAX_PATH) >= 3) root[3] = L'\0';
-  const BOOL started = ::CreateProcessW(nullptr, command_line.data(), nullptr, nullptr, TRUE,
-                                        CREATE_SUSPENDED | CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT, nullptr,
-                                        root, &si, &pi);
+  const DWORD flags = CREATE_SUSPENDED | CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT;
+  BOOL started = FALSE;
+  if (token != nullptr) {
+    // An empty desktop name: the task connects to its own account's
+    // service window station (Service-0x0-3e5$ for LocalService), which it
+    // may use, instead of inheriting SYSTEM's, which it may not.
+    wchar_t own_desktop[] = L"";
+    si.lpDesktop = own_desktop;
+    started = ::CreateProcessAsUserW(token, nullptr, command_line.data(), nullptr, nullptr, TRUE, flags, environment,
+                                     root, &si, &pi);
+  } else {
+    started = ::CreateProcessW(nullptr, command_line.data(), nullptr, nullptr, TRUE, flags, nullptr, root, &si, &pi);
+  }
   const DWORD start_error = ::GetLastError();
+  release_account();
   close_handle(out_w);
   close_handle(err_w);
   close_handle(null_in);
   if (!started) {
     for (HANDLE* h : {&out_r, &err_r, &job}) close_handle(*h);
-    return Error{ErrorCode::io, "cannot execute " + shown + ": " + win::error_text(start_error)};
+    const std::string as = run_as.account.empty() ? "" : " as NT AUTHORITY\\" + win::narrow(run_as.account);
+    return Error{ErrorCode::io, "cannot execute " + shown + as + ": " + win::error_text(start_error)};
   }
   if (!::AssignProcessToJobObject(job, pi.hProcess)) {
     const DWORD e = ::GetLastError();

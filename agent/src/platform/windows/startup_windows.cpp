@@ -42,4 +42,8 @@ std::string default_state_dir() {
   return win::narrow(base) + "\\Muster\\agent";
 }
 
+// A LocalSystem service can start tasks as this built-in account without a
+// password (process_windows.cpp).
+std::string default_task_user() { return "LocalService"; }
+
 }  // namespace muster::agent::platform
