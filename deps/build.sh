@@ -147,6 +147,27 @@ build() {
   log "$name $UPVER: built in $(( $(date +%s) - start )) s"
 }
 
+# with_our_patches NAME SOURCE_DIR: prints SOURCE_DIR, or, when deps/NAME/patches
+# holds patches of ours, a copy of it with them applied (in name order), kept
+# next to the source and keyed by the patches' content.
+with_our_patches() {
+  local name="$1" src="$2" key dir p
+  local patches=("$here/$name"/patches/*.patch)
+  [ -e "${patches[0]}" ] || { echo "$src"; return; }
+  key="$(cat "${patches[@]}" | hash_of)"
+  dir="$(dirname "$src")/ours-$key"
+  if [ ! -f "$dir/.complete" ]; then
+    rm -rf "$(dirname "$src")"/ours-*
+    cp -a "$src" "$dir"
+    for p in "${patches[@]}"; do
+      patch -d "$dir" -p1 -s -N < "$p" >&2 || die "$name: our patch ${p##*/} does not apply"
+    done
+    log "$name: applied ${#patches[@]} patches of ours"
+    touch "$dir/.complete"
+  fi
+  echo "$dir"
+}
+
 prefix_of() {
   local entry
   for entry in "${built[@]}"; do
@@ -158,8 +179,9 @@ prefix_of() {
 build_all() {
   local src mbed expat
 
-  pin mbedtls; src="$(fetch mbedtls)"
-  build mbedtls "$src" \
+  pin mbedtls; src="$(with_our_patches mbedtls "$(fetch mbedtls)")"
+  # The patched copy's name carries the patches' hash: a changed patch rebuilds.
+  EXTRA_KEY="$src" build mbedtls "$src" \
     -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF -DMBEDTLS_FATAL_WARNINGS=OFF \
     -DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DINSTALL_MBEDTLS_HEADERS=ON
   mbed="$(prefix_of mbedtls)"
