@@ -354,6 +354,11 @@ class MusterStack:
         self.timings = {}  # seconds each step of start() took, e.g. timings["xmpp"]
         # Tests read every stanza in the XMPP server's log; benchmarks set "info".
         self.xmpp_log_level = "debug"
+        # Prosody asks a silent client for an ack after this many seconds (and
+        # drops it after a second one): short, so fault tests see a vanished
+        # agent within a minute. Each ask is work for Prosody: 10,000 idle
+        # sessions at 20 s are 500 asks a second, so benchmarks set more.
+        self.xmpp_read_timeout = 20
         self.ejabberd_node = None  # Erlang node name, when xmpp_server is ejabberd
         # The XMPP host name the hub hands to enrolling agents, and how long an
         # enrollment may take (subclasses: by name, or under an emulator).
@@ -601,13 +606,11 @@ class MusterStack:
         return int(self.redis_cli("DBSIZE").strip())
 
     # -- prosody ------------------------------------------------------------
-    def start_prosody(self):
-        pdir = self.dir / "prosody"
-        (pdir / "data").mkdir(parents=True, exist_ok=True)
-        c2s = self.ports.setdefault("c2s", free_port())
-        comp = self.ports.setdefault("component", free_port())
-        conf = pdir / "prosody.cfg.lua"
-        conf.write_text(f"""-- private Prosody for one Muster test stack
+    def prosody_config(self, title, pdir, c2s, comp, shards, domain, cert, key):
+        """A private Prosody's configuration: one virtual host, a component per shard."""
+        components = "".join(f'\nComponent "{s}"\n    component_secret = "{self.component_secret}"\n'
+                             for s in shards)
+        return f"""-- private Prosody for {title}
 run_as_root = true
 pidfile = "{pdir / 'prosody.pid'}"
 data_path = "{pdir / 'data'}"
@@ -621,7 +624,7 @@ component_ports = {{ {comp} }}
 component_interfaces = {{ "127.0.0.1" }}
 http_ports = {{ }}
 https_ports = {{ }}
-admins = {{ "{SHARD}" }}
+admins = {{ {", ".join(f'"{s}"' for s in shards)} }}
 modules_enabled = {{ "disco", "roster", "saslauth", "tls", "ping", "smacks", "limits",
                     "admin_adhoc" }}
 modules_disabled = {{ "s2s", "offline" }}
@@ -630,22 +633,29 @@ allow_registration = false
 c2s_require_encryption = true
 -- Liveness: a silent client is asked for an ack after read_timeout and
 -- dropped after a second one; its session hibernates smacks_hibernation_time
--- before the master hears it went offline: about a minute in all.
+-- before the master hears it went offline: about a minute in all (tests).
 smacks_hibernation_time = 30
 limits = {{ c2s = {{ rate = "10mb/s" }} }}
 -- Small stanzas both ways: send at once (no Nagle delay, no write batching).
-network_settings = {{ nagle = false; opportunistic_writes = true; read_timeout = 20 }}
+network_settings = {{ nagle = false; opportunistic_writes = true; read_timeout = {self.xmpp_read_timeout} }}
 -- Results carry up to twice the output quota (1 MiB per stream at most).
 c2s_stanza_size_limit = 4 * 1024 * 1024
 component_stanza_size_limit = 4 * 1024 * 1024
 certificates = "{self.pki}"
 
-VirtualHost "{XMPP_DOMAIN}"
-    ssl = {{ certificate = "{self.pki / 'xmpp.crt'}", key = "{self.pki / 'xmpp.key'}" }}
+VirtualHost "{domain}"
+    ssl = {{ certificate = "{cert}", key = "{key}" }}
+{components}"""
 
-Component "{SHARD}"
-    component_secret = "{self.component_secret}"
-""")
+    def start_prosody(self):
+        pdir = self.dir / "prosody"
+        (pdir / "data").mkdir(parents=True, exist_ok=True)
+        c2s = self.ports.setdefault("c2s", free_port())
+        comp = self.ports.setdefault("component", free_port())
+        conf = pdir / "prosody.cfg.lua"
+        conf.write_text(self.prosody_config(
+            "one Muster test stack", pdir, c2s, comp, [SHARD], XMPP_DOMAIN,
+            self.pki / "xmpp.crt", self.pki / "xmpp.key"))
         proc = Proc("prosody", [require_tool("prosody"), "-F", "--config", conf],
                     pdir / "prosody.out", cwd=pdir, tied=not self.detached).start()
         self.procs["prosody"] = proc
@@ -1191,40 +1201,9 @@ class RegionStack(MusterStack):
         (pdir / "data").mkdir(parents=True, exist_ok=True)
         c2s = self.ports.setdefault(f"c2s.{region}", free_port())
         comp = self.ports.setdefault(f"component.{region}", free_port())
-        shards = self.region_shards(region)
-        components = "".join(f'\nComponent "{s}"\n    component_secret = "{self.component_secret}"\n'
-                             for s in shards)
-        (pdir / "prosody.cfg.lua").write_text(f"""-- private Prosody for region {region}
-run_as_root = true
-pidfile = "{pdir / 'prosody.pid'}"
-data_path = "{pdir / 'data'}"
-log = {{ {self.xmpp_log_level} = "{pdir / 'prosody.log'}" }}
-interfaces = {{ "127.0.0.1" }}
-local_interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {c2s} }}
-c2s_direct_tls_ports = {{ }}
-s2s_ports = {{ }}
-component_ports = {{ {comp} }}
-component_interfaces = {{ "127.0.0.1" }}
-http_ports = {{ }}
-https_ports = {{ }}
-admins = {{ {", ".join(f'"{s}"' for s in shards)} }}
-modules_enabled = {{ "disco", "roster", "saslauth", "tls", "ping", "smacks", "limits",
-                    "admin_adhoc" }}
-modules_disabled = {{ "s2s", "offline" }}
-authentication = "internal_hashed"
-allow_registration = false
-c2s_require_encryption = true
-smacks_hibernation_time = 30
-limits = {{ c2s = {{ rate = "10mb/s" }} }}
-network_settings = {{ nagle = false; opportunistic_writes = true; read_timeout = 20 }}
-c2s_stanza_size_limit = 4 * 1024 * 1024
-component_stanza_size_limit = 4 * 1024 * 1024
-certificates = "{self.pki}"
-
-VirtualHost "{self.region_domain(region)}"
-    ssl = {{ certificate = "{self.pki / 'regions.crt'}", key = "{self.pki / 'regions.key'}" }}
-{components}""")
+        (pdir / "prosody.cfg.lua").write_text(self.prosody_config(
+            f"region {region}", pdir, c2s, comp, self.region_shards(region), self.region_domain(region),
+            self.pki / "regions.crt", self.pki / "regions.key"))
         name = f"prosody.{region}"
         proc = Proc(name, [require_tool("prosody"), "-F", "--config", pdir / "prosody.cfg.lua"],
                     pdir / "prosody.out", cwd=pdir, tied=not self.detached).start()
