@@ -1,5 +1,6 @@
-"""What the benchmark scripts share: medians, a minimal Redis client, the
-machine and build a run was measured on, and the results block of a README.
+"""What the benchmark scripts share: medians, a minimal Redis client, /proc
+readers, the machine and build a run was measured on, and the results block
+of a README.
 Stdlib only, under /usr/bin/python3."""
 
 import os
@@ -16,6 +17,27 @@ REPO = Path(__file__).resolve().parents[1]
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else float("nan")
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of stripped strings ("VmRSS" → "1234 kB")."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            out[key] = value.strip()
+    return out
+
+
+def cpu_ticks(pid):
+    """User + system CPU of the process so far, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_seconds(pid):
+    return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 class Resp:

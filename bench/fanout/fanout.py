@@ -34,7 +34,6 @@ import os
 import platform
 import resource
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -44,6 +43,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 import muster_stack as ms  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+import benchlib  # noqa: E402
+
 FINAL_JOB_STATES = {"succeeded", "failed", "cancelled"}
 
 
@@ -51,8 +53,7 @@ def log(*args):
     print(time.strftime("%H:%M:%S"), *args, file=sys.stderr, flush=True)
 
 
-def median(values):
-    return statistics.median(values) if values else float("nan")
+median = benchlib.median
 
 
 def percentile(values, p):
@@ -121,8 +122,7 @@ def descendants(pid):
 
 def cpu_seconds(pid):
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return benchlib.cpu_seconds(pid)
     except OSError:
         return 0.0
 
@@ -139,10 +139,8 @@ def peaks_mb(pids):
     out = {}
     for name, pid in pids.items():
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    out[name] = int(line.split()[1]) / 1024
-        except OSError:
+            out[name] = int(benchlib.proc_status(pid)["VmHWM"].split()[0]) / 1024
+        except (OSError, KeyError):
             pass
     return out
 

@@ -65,13 +65,8 @@ CLK = os.sysconf("SC_CLK_TCK")
 # ---------------------------------------------------------------------------
 # /proc
 
-def status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            out[key] = value.strip()
-    return out
+status = benchlib.proc_status
+cpu_ticks = benchlib.cpu_ticks
 
 
 def kib(value):
@@ -80,12 +75,6 @@ def kib(value):
 
 def rss_kib(pid):
     return kib(status(pid).get("VmRSS"))
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def run_ns(pid):
