@@ -298,9 +298,12 @@ def component_port(stack, domain):
     return stack.ports["component"]
 
 
-def measure_floor(args, stack, floor, agents_dir):
+def measure_floor(args, stack, floor, agents_dir, pids):
+    """`pids`: the XMPP server(s) and swarm processes, whose CPU per round is
+    reported as for the Muster runs (the floor's own processes are not)."""
     results = {}
     for n in args.sizes:
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         procs = []
         for domain, jids in shard_groups(agents_dir, n).items():
             jid_file = args.dir / f"floor-{n}-{domain}.jids"
@@ -320,7 +323,10 @@ def measure_floor(args, stack, floor, agents_dir):
                 per_round[k] = max(per_round[k], ms_taken / 1000)  # shards run at once; the slowest ends it
         for k, s in enumerate(per_round):
             log(f"floor N={n} run {k + 1}: {s * 1000:.0f} ms")
-        results[n] = {"runs_s": per_round, "median_s": median(per_round), "tasks_per_s": n / median(per_round)}
+        cpu = {name: round((cpu_seconds(pid) - cpu_before[name]) / args.runs, 3) for name, pid in pids.items()}
+        log(f"floor N={n}: CPU seconds per round: {cpu}")
+        results[n] = {"runs_s": per_round, "median_s": median(per_round), "tasks_per_s": n / median(per_round),
+                      "cpu_s_per_run": cpu}
     return results
 
 
@@ -400,7 +406,8 @@ def main():
         if not args.no_floor:
             stack.stop_process("hub")
             time.sleep(1)
-            floor_results = measure_floor(args, stack, floor, agents_dir)
+            floor_results = measure_floor(args, stack, floor, agents_dir,
+                                          {k: v for k, v in pids.items() if k not in ("hub", "redis")})
         report = table(args, muster, floor_results, latency, setup)
         (args.dir / "results.json").write_text(json.dumps(
             {"server": args.server, "sizes": args.sizes, "muster": muster, "floor": floor_results,
