@@ -236,6 +236,18 @@ def sc_state(prefix):
     return rc, (state.group(1) if state else None), (int(code.group(1)) if code else None), text
 
 
+def sc(prefix, *args, explain=lambda: ""):
+    """Runs `wine sc ARGS...` and fails the test with its output unless it succeeds."""
+    rc, text = prefix.wine("sc", *args)
+    if rc != 0:
+        raise StackError(f"sc {args[0]} failed ({rc}): {text}{explain()}")
+    return text
+
+
+def wait_sc_state(prefix, state, timeout):
+    wait_until(lambda: sc_state(prefix)[1] == state, timeout, f"sc query to show {state}", interval=0.5)
+
+
 def agent_pids(prefix):
     return [pid for pid, cmd in prefix.processes() if "muster-agent.exe" in cmd and " service" in cmd]
 
@@ -262,18 +274,11 @@ def run_service(target, work, runner):
         bin_path = f"{exe} service --state-dir {state_dir} --log-level debug"
         if " " in exe or " " in state_dir:
             raise StackError(f"paths with spaces are not supported by this test: {bin_path}")
-        rc, text = prefix.wine("sc", "create", SERVICE, "binPath=", bin_path)
-        if rc != 0:
-            raise StackError(f"sc create failed ({rc}): {text}")
+        sc(prefix, "create", SERVICE, "binPath=", bin_path)
         say(f"sc create {SERVICE} binPath= {bin_path}")
         t1 = time.time()
-        rc, text = prefix.wine("sc", "start", SERVICE)
-        if rc != 0:
-            raise StackError(f"sc start failed ({rc}): {text}\nagent log:\n{stack.agent_log(1)[-3000:]}")
-
-        def running():
-            return sc_state(prefix)[1] == "RUNNING"
-        wait_until(running, 60, "sc query to show RUNNING", interval=0.5)
+        sc(prefix, "start", SERVICE, explain=lambda: f"\nagent log:\n{stack.agent_log(1)[-3000:]}")
+        wait_sc_state(prefix, "RUNNING", 60)
         pids = agent_pids(prefix)
         say(f"service RUNNING after {time.time() - t1:.1f} s; agent process(es) {pids}")
         if not pids:
@@ -301,13 +306,8 @@ def run_service(target, work, runner):
             raise StackError(f"unexpected task result: {task}")
 
         t3 = time.time()
-        rc, text = prefix.wine("sc", "stop", SERVICE)
-        if rc != 0:
-            raise StackError(f"sc stop failed ({rc}): {text}")
-
-        def stopped():
-            return sc_state(prefix)[1] == "STOPPED"
-        wait_until(stopped, 30, "sc query to show STOPPED", interval=0.5)
+        sc(prefix, "stop", SERVICE)
+        wait_sc_state(prefix, "STOPPED", 30)
         _, state, exit_code, text = sc_state(prefix)
         say(f"sc query after sc stop ({time.time() - t3:.1f} s): STATE {state}, WIN32_EXIT_CODE {exit_code}")
         if exit_code != 0:
@@ -327,9 +327,7 @@ def run_service(target, work, runner):
         say(f"hub sees the agent as: {stack.agents()[uuid].get('status')} "
             f"{time.time() - t3:.1f} s after sc stop")
 
-        rc, text = prefix.wine("sc", "delete", SERVICE)
-        if rc != 0:
-            raise StackError(f"sc delete failed ({rc}): {text}")
+        sc(prefix, "delete", SERVICE)
         rc, _, _, text = sc_state(prefix)
         if rc == 0:
             raise StackError(f"the service is still there after sc delete:\n{text}")
