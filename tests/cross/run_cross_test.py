@@ -236,6 +236,17 @@ def sc_state(prefix):
     return rc, (state.group(1) if state else None), (int(code.group(1)) if code else None), text
 
 
+def keep_or_remove(work, stack, ok):
+    """A failed test (or MUSTER_KEEP_STATE=1) keeps its state and shows the agent's log tail."""
+    if ok and os.environ.get("MUSTER_KEEP_STATE") != "1":
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    say(f"state kept in {work}")
+    log = stack.agent_log(1)
+    if log and not ok:
+        say("agent log tail:\n" + "\n".join(log.splitlines()[-25:]))
+
+
 def sc(prefix, *args, explain=lambda: ""):
     """Runs `wine sc ARGS...` and fails the test with its output unless it succeeds."""
     rc, text = prefix.wine("sc", *args)
@@ -357,12 +368,7 @@ def run_service(target, work, runner):
             ok = False
         if not ok or os.environ.get("MUSTER_KEEP_STATE") == "1":
             shutil.rmtree(prefix.path, ignore_errors=True)  # 0.7 GB; its logs stay in wine-logs/
-            say(f"state kept in {work}")
-            log = stack.agent_log(1)
-            if log and not ok:
-                say("agent log tail:\n" + "\n".join(log.splitlines()[-25:]))
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        keep_or_remove(work, stack, ok)
         if left:
             sys.exit(1)
 
@@ -440,13 +446,7 @@ def run(target, scenario):
         return 1
     finally:
         stack.stop()
-        if not ok or os.environ.get("MUSTER_KEEP_STATE") == "1":
-            say(f"state kept in {work}")
-            log = stack.agent_log(1)
-            if log and not ok:
-                say("agent log tail:\n" + "\n".join(log.splitlines()[-25:]))
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        keep_or_remove(work, stack, ok)
 
 
 if __name__ == "__main__":
