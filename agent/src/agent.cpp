@@ -397,9 +397,8 @@ void Agent::step() {
 
 void Agent::run(const volatile std::sig_atomic_t* stop) {
   while (*stop == 0) {
-    // Short waits only while tasks run (their pipes are not in libstrophe's
-    // poll set); an idle agent wakes once a second.
-    xmpp_run_once(ctx_, busy() ? 5 : 1000);
+    // Short waits only while tasks run; an idle agent wakes once a second.
+    xmpp_run_once(ctx_, poll_timeout_ms());
     step();
   }
   request_stop();

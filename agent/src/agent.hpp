@@ -41,6 +41,11 @@ class Agent {
   // step() after each xmpp_run_once(); busy() asks for short waits.
   void step();
   bool busy() const { return runner_.active(); }
+  // How long run() may wait for the network: 1 ms while a task's answer
+  // waits to be combined with its result (quick tasks end within a few ms,
+  // and every ms of polling is latency), 5 ms while tasks run (their pipes
+  // are not in libstrophe's poll set), else 1 s.
+  int poll_timeout_ms() const { return !pending_acks_.empty() ? 1 : busy() ? 5 : 1000; }
   bool connected() const { return connected_; }
   // Spreads a swarm's first logins over time instead of all at once.
   void connect_not_before(Clock::time_point when) { next_attempt_ = when; }
