@@ -25,22 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 import muster_stack  # noqa: E402
 
-
-class Resp:
-    """Just enough RESP to ask one HGET in a loop."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.file = self.sock.makefile("rb")
-
-    def hget(self, key, field):
-        parts = [b"HGET", key.encode(), field.encode()]
-        self.sock.sendall(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
-        line = self.file.readline()
-        if line.startswith(b"$-1"):
-            return None
-        data = self.file.readline()
-        return data[:-2].decode()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Resp  # noqa: E402
 
 
 def run_jobs(stack, api, store, targets, count):
@@ -56,7 +42,7 @@ def run_jobs(stack, api, store, targets, count):
             raise SystemExit(f"POST /api/v1/jobs -> {resp.status} {job}")
         key = "muster:job:{%s}" % job["id"]
         deadline = start + 30
-        while store.hget(key, "remaining") != "0":
+        while store.command("HGET", key, "remaining") != "0":
             if time.perf_counter() > deadline:
                 raise SystemExit(f"job {job['id']} did not finish in 30 s")
             time.sleep(0.0002)
@@ -79,6 +65,8 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="muster-bench-") as tmp:
         stack = muster_stack.MusterStack(Path(tmp), agents=args.agents, agent_log_level="info")
+        # The test stacks log every stanza; a benchmark must not pay for that.
+        stack.xmpp_log_level = "info"
         stack.start()
         try:
             api = http.client.HTTPSConnection("localhost", stack.ports["api"], context=stack._ssl_context())
