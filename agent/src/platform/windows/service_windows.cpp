@@ -94,17 +94,14 @@ void WINAPI service_main(DWORD, wchar_t**) {
     return;
   }
   report(SERVICE_START_PENDING, kStartWaitHintMs);
-  const std::function<void()> ready = [] {
-    std::lock_guard<std::mutex> hold(g_service.lock);
-    // A stop that came during the start stays STOP_PENDING.
-    if (g_service.status.dwCurrentState == SERVICE_START_PENDING) report_locked(SERVICE_RUNNING, 0);
-  };
-  const int code = (*g_service.body)(&g_service.stop, [&ready] {
+  const int code = (*g_service.body)(&g_service.stop, [] {
     // Which account the service has decides whether --task-user applies.
     LOG_INFO("service account %s: %s", win::process_user_sid().c_str(),
              win::running_as_local_system() ? "LocalSystem, tasks run as --task-user"
                                             : "not LocalSystem, tasks run as this account (--task-user ignored)");
-    ready();
+    std::lock_guard<std::mutex> hold(g_service.lock);
+    // A stop that came during the start stays STOP_PENDING.
+    if (g_service.status.dwCurrentState == SERVICE_START_PENDING) report_locked(SERVICE_RUNNING, 0);
   });
   std::lock_guard<std::mutex> hold(g_service.lock);
   if (g_service.status.dwCurrentState != SERVICE_STOP_PENDING) report_locked(SERVICE_STOP_PENDING, kStopWaitHintMs);
