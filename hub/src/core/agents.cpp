@@ -159,6 +159,22 @@ std::vector<std::pair<std::string, Reply>> Agents::load_all(const std::string& t
   return out;
 }
 
+std::vector<std::pair<std::string, Reply>> Agents::load_listed(const std::string& tenant,
+                                                               const std::vector<std::string>& ids) {
+  std::vector<Command> reads;
+  for (const auto& id : ids) {
+    reads.push_back({"SISMEMBER", keys::tenant_agents(tenant), id});
+    reads.push_back({"HGETALL", keys::agent(id)});
+  }
+  const auto replies = store_.pipeline(reads);
+  std::vector<std::pair<std::string, Reply>> out;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const Reply& fields = replies[2 * i + 1];
+    if (replies[2 * i].integer == 1 && !fields.elements.empty()) out.emplace_back(ids[i], fields);
+  }
+  return out;
+}
+
 std::string Agents::get_json(const Principal& principal, const std::string& agent_id) {
   if (!proto::is_uuid(agent_id)) throw ApiError(404, "not_found", "no agent " + agent_id);
   const Reply fields = store_.run({"HGETALL", keys::agent(agent_id)});

@@ -107,7 +107,8 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
 
   // Resolve targets within the caller's tenant only: listed agents, plus the
   // agents that pass every filter given (labels, regions, facts; all = none).
-  const auto agents = agents_.load_all(principal.tenant);
+  const auto agents = req.has_filter ? agents_.load_all(principal.tenant)
+                                     : agents_.load_listed(principal.tenant, req.target_agents);
   std::map<std::string, const Reply*> by_id;
   for (const auto& [id, fields] : agents) by_id[id] = &fields;
   std::set<std::string> chosen;
