@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   std::vector<double> per_task, per_job, verify;
   for (int run = 0; run < 5; ++run) {
     per_task.push_back(time_ms([&] {
-      for (std::size_t i = 0; i < n; ++i) (void)(*signer)->sign_hex(statement_base + agents[i] + tasks[i]);
+      for (std::size_t i = 0; i < n; ++i) (void)(*signer)->sign_base64(statement_base + agents[i] + tasks[i]);
     }));
     Task task;
     per_job.push_back(time_ms([&] {
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
       MerkleTree tree(leaves);
       JobStatement s{new_uuid(), std::string("true"), {}, 60, 65536, false, 4e9, tree.root_hex()};
       const std::string text = encode(s);
-      auto sig = (*signer)->sign_hex(text);
+      auto sig = (*signer)->sign_base64(text);
       for (std::size_t i = 0; i < n; ++i) {
         auto proof = tree.proof(i);
         if (i == n / 2) {

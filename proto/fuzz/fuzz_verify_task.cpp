@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!task) return 0;
   const Keys& k = keys();
   if (resign && task->auth) {
-    auto sig = k.signer->sign_hex(task->auth->statement);
+    auto sig = k.signer->sign_base64(task->auth->statement);
     if (!sig) return 0;  // e.g. the random generator; not what is under test
     task->auth->signature = *sig;
     task->auth->key_id = k.signer->key_id();

@@ -8,6 +8,7 @@ The verify_task seeds start with a mode byte (see fuzz_verify_task.cpp):
 address the harness's agent id with real Merkle proofs.
 """
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -40,6 +41,11 @@ def node(left, right):
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def step(side, sibling):
+    """One Merkle proof step as sent: the sibling's side and its hash in base64."""
+    return side + base64.b64encode(sibling).decode()
+
+
 def main():
     facts = {"v": 1, "hostname": "web-1", "os": "linux", "arch": "x86_64", "kernel": "6.1.0",
              "agent_version": "0.1.0", "labels": {"role": "web", "env": "prod"}}
@@ -68,12 +74,14 @@ def main():
     argv_statement = dict(statement, argv=["/bin/echo", "hi"])
     del argv_statement["command"]
 
-    def signed(stmt, proof, key="0000000000000000", body=task):
-        return dict(body, auth={"key": key, "sig": "30", "statement": js(stmt), "proof": proof})
+    def signed(stmt, proof, key="0000000000000000", task_id=TASK):
+        # A signed task sends its command and options only inside the statement.
+        return {"v": 1, "task_id": task_id,
+                "auth": {"key": key, "sig": "MA==", "statement": js(stmt), "proof": proof}}
 
     sets = {
         "decode_facts": [facts, dict(facts, labels={}), {"v": 1, "hostname": "h", "os": "linux", "arch": "arm"}],
-        "decode_task": [task, argv_task, signed(statement, ["r" + theirs.hex()])],
+        "decode_task": [task, argv_task, signed(statement, step("r", theirs))],
         "decode_task_result": [result, killed],
         "decode_output_chunk": [chunk, dict(chunk, stream="stderr", seq=7)],
         "decode_enrollment": [enrollment],
@@ -94,12 +102,12 @@ def main():
 
     vt = PROTO / "verify_task"
     cases = {
-        "valid": signed(statement, ["r" + theirs.hex()]),
-        "argv": signed(dict(argv_statement), ["r" + theirs.hex()], body=argv_task),
-        "single": signed(dict(statement, merkle_root=mine.hex()), []),
-        "expired": signed(expired, ["r" + theirs.hex()]),
-        "tampered": signed(statement, ["r" + theirs.hex()], body=dict(task, command="rm -rf /")),
-        "other-agent": signed(statement, ["l" + mine.hex()], body=dict(task, task_id=TASK2)),
+        "valid": signed(statement, step("r", theirs)),
+        "argv": signed(dict(argv_statement), step("r", theirs)),
+        "single": signed(dict(statement, merkle_root=mine.hex()), ""),
+        "expired": signed(expired, step("r", theirs)),
+        "tampered": dict(signed(statement, step("r", theirs)), command="rm -rf /"),
+        "other-agent": signed(statement, step("l", mine), task_id=TASK2),
     }
     for name, doc in cases.items():
         write(vt, f"{name}.bin", b"\x01" + js(doc).encode())

@@ -1,5 +1,6 @@
 #include "muster/proto/messages.hpp"
 
+#include "muster/proto/signing.hpp"
 #include "muster/proto/uuid.hpp"
 
 namespace muster::proto {
@@ -71,7 +72,16 @@ Result<Facts> decode_facts(const cJSON* object) {
 
 std::string encode(const Task& task) {
   JsonBuilder b;
-  b.add("v", kProtocolVersion).add("task_id", task.task_id).add("job_id", task.job_id);
+  b.add("v", kProtocolVersion).add("task_id", task.task_id);
+  if (task.auth) {
+    JsonBuilder auth;
+    auth.add("key", task.auth->key_id)
+        .add("sig", task.auth->signature)
+        .add("statement", task.auth->statement)
+        .add("proof", task.auth->proof);
+    return b.add_node("auth", auth.release()).dump();
+  }
+  b.add("job_id", task.job_id);
   if (task.command) {
     b.add("command", *task.command);
   } else {
@@ -79,25 +89,52 @@ std::string encode(const Task& task) {
   }
   b.add("timeout_s", task.timeout_s).add("output_quota", task.output_quota);
   if (task.as_root) b.add("as_root", true);
-  if (task.auth) {
-    JsonBuilder auth;
-    auth.add("key", task.auth->key_id)
-        .add("sig", task.auth->signature)
-        .add("statement", task.auth->statement)
-        .add("proof", task.auth->proof);
-    b.add_node("auth", auth.release());
-  }
   return b.dump();
 }
 
-Result<Task> decode_task(const cJSON* object) {
+namespace {
+
+// A signed task: its id and auth; the rest comes from the statement.
+Result<Task> decode_signed_task(const cJSON* object, const cJSON* auth) {
   Task t;
   FieldReader r(object, "task");
+  r.only({"v", "task_id", "auth"}).version(kProtocolVersion).required("task_id", t.task_id, 36);
+  require_uuid(r, "task_id", t.task_id);
+  if (!r.ok()) return *r.error();
+  TaskAuth a;
+  std::optional<std::string> proof;  // none for a job to one agent
+  FieldReader ar(auth, "task.auth");
+  ar.only({"key", "sig", "statement", "proof"})
+      .required("key", a.key_id, 64)
+      .required("sig", a.signature, 512)
+      .required("statement", a.statement, kMaxCommandBytes * 5)
+      .optional("proof", proof, kMaxProofSteps * kProofStepChars);
+  if (!ar.ok()) return *ar.error();
+  a.proof = proof.value_or("");
+  auto statement = decode_statement(a.statement);
+  if (!statement) return Error{statement.error().code, "task.auth." + statement.error().message};
+  t.job_id = std::move(statement->job_id);
+  t.command = std::move(statement->command);
+  t.argv = std::move(statement->argv);
+  t.timeout_s = statement->timeout_s;
+  t.output_quota = statement->output_quota;
+  t.as_root = statement->as_root;
+  t.auth = std::move(a);
+  return t;
+}
+
+}  // namespace
+
+Result<Task> decode_task(const cJSON* object) {
   const cJSON* auth = nullptr;
-  r.only({"v", "task_id", "job_id", "command", "argv", "timeout_s", "output_quota", "as_root", "auth"})
+  FieldReader r(object, "task");
+  r.optional_object("auth", auth);
+  if (!r.ok()) return *r.error();
+  if (auth != nullptr) return decode_signed_task(object, auth);
+  Task t;
+  r.only({"v", "task_id", "job_id", "command", "argv", "timeout_s", "output_quota", "as_root"})
       .version(kProtocolVersion)
       .optional("as_root", t.as_root)
-      .optional_object("auth", auth)
       .required("task_id", t.task_id, 36)
       .required("job_id", t.job_id, 36)
       .optional("command", t.command, kMaxCommandBytes)
@@ -112,17 +149,6 @@ Result<Task> decode_task(const cJSON* object) {
   if (r.ok() && t.command && t.command->empty()) r.fail(ErrorCode::invalid_field, "task.command is empty");
   if (r.ok() && !t.command && t.argv.empty()) r.fail(ErrorCode::invalid_field, "task.argv is empty");
   if (!r.ok()) return *r.error();
-  if (auth != nullptr) {
-    TaskAuth a;
-    FieldReader ar(auth, "task.auth");
-    ar.only({"key", "sig", "statement", "proof"})
-        .required("key", a.key_id, 64)
-        .required("sig", a.signature, 512)
-        .required("statement", a.statement, kMaxCommandBytes * 5)
-        .optional("proof", a.proof, 64, 65);
-    if (!ar.ok()) return *ar.error();
-    t.auth = std::move(a);
-  }
   return t;
 }
 

@@ -1,5 +1,6 @@
 #include "muster/proto/signing.hpp"
 
+#include <mbedtls/base64.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
@@ -42,6 +43,26 @@ std::optional<std::string> from_hex(std::string_view hex) {
     if (hi < 0 || lo < 0) return std::nullopt;
     out += static_cast<char>(hi * 16 + lo);
   }
+  return out;
+}
+
+std::string to_base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  std::size_t len = 0;
+  mbedtls_base64_encode(reinterpret_cast<unsigned char*>(out.data()), out.size(), &len,
+                        reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  out.resize(len);
+  return out;
+}
+
+std::optional<std::string> from_base64(std::string_view text) {
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  std::size_t len = 0;
+  if (mbedtls_base64_decode(reinterpret_cast<unsigned char*>(out.data()), out.size(), &len,
+                            reinterpret_cast<const unsigned char*>(text.data()), text.size()) != 0) {
+    return std::nullopt;
+  }
+  out.resize(len);
   return out;
 }
 
@@ -135,25 +156,25 @@ std::string MerkleTree::root_hex() const {
   return levels_.back().empty() ? std::string(64, '0') : to_hex(levels_.back()[0]);
 }
 
-std::vector<std::string> MerkleTree::proof(std::size_t index) const {
-  std::vector<std::string> path;
+std::string MerkleTree::proof(std::size_t index) const {
+  std::string path;
   for (std::size_t level = 0; level + 1 < levels_.size(); ++level) {
     const auto& nodes = levels_[level];
     const std::size_t sibling = index ^ 1u;
-    if (sibling < nodes.size()) path.push_back((index % 2 == 0 ? "r" : "l") + to_hex(nodes[sibling]));
+    if (sibling < nodes.size()) path += (index % 2 == 0 ? "r" : "l") + to_base64(nodes[sibling]);
     index /= 2;
   }
   return path;
 }
 
-std::optional<std::string> merkle_root_from_proof(const std::string& leaf, const std::vector<std::string>& proof) {
-  if (proof.size() > 64) return std::nullopt;
+std::optional<std::string> merkle_root_from_proof(const std::string& leaf, std::string_view proof) {
+  if (proof.size() % kProofStepChars != 0 || proof.size() / kProofStepChars > kMaxProofSteps) return std::nullopt;
   std::string hash = leaf;
-  for (const auto& step : proof) {
-    if (step.size() != 65 || (step[0] != 'l' && step[0] != 'r')) return std::nullopt;
-    const auto sibling = from_hex(std::string_view(step).substr(1));
-    if (!sibling) return std::nullopt;
-    hash = step[0] == 'l' ? node_hash(*sibling, hash) : node_hash(hash, *sibling);
+  for (std::size_t at = 0; at < proof.size(); at += kProofStepChars) {
+    const char side = proof[at];
+    const auto sibling = from_base64(proof.substr(at + 1, kProofStepChars - 1));
+    if ((side != 'l' && side != 'r') || !sibling || sibling->size() != 32) return std::nullopt;
+    hash = side == 'l' ? node_hash(*sibling, hash) : node_hash(hash, *sibling);
   }
   return to_hex(hash);
 }
@@ -209,14 +230,14 @@ Result<std::unique_ptr<Signer>> Signer::load_or_create(const std::string& path) 
   return from_pem(text);
 }
 
-Result<std::string> Signer::sign_hex(std::string_view message) const {
+Result<std::string> Signer::sign_base64(std::string_view message) const {
   const std::string digest = sha256(message);
   unsigned char sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
   std::size_t len = 0;
   const int rc = mbedtls_pk_sign(&impl_->key.pk, MBEDTLS_MD_SHA256, reinterpret_cast<const unsigned char*>(digest.data()),
                                  digest.size(), sig, &len, mbedtls_random, nullptr);
   if (rc != 0) return crypto_error("signing failed", rc);
-  return to_hex(std::string_view(reinterpret_cast<const char*>(sig), len));
+  return to_base64(std::string_view(reinterpret_cast<const char*>(sig), len));
 }
 
 Status verify_task(const Task& task, const std::string& agent_id, const Verifier& verifier, double now) {
@@ -262,13 +283,13 @@ std::vector<std::string> Verifier::key_ids() const {
   return ids;
 }
 
-Status Verifier::verify(const std::string& key_id, std::string_view message, const std::string& signature_hex) const {
+Status Verifier::verify(const std::string& key_id, std::string_view message, const std::string& signature_base64) const {
   const std::string* pem = nullptr;
   for (const auto& [id, key] : keys_) {
     if (id == key_id) pem = &key;
   }
   if (pem == nullptr) return Error{ErrorCode::crypto, "signed with key " + key_id.substr(0, 16) + ", which is not pinned"};
-  const auto signature = from_hex(signature_hex);
+  const auto signature = from_base64(signature_base64);
   if (!signature || signature->empty() || signature->size() > MBEDTLS_PK_SIGNATURE_MAX_SIZE) {
     return Error{ErrorCode::crypto, "malformed signature"};
   }

@@ -27,7 +27,7 @@ Task signed_task(Signer& signer, const std::vector<std::string>& agents, std::si
   t.timeout_s = 60;
   JobStatement s{t.job_id, t.command, {}, t.timeout_s, t.output_quota, false, not_after, tree.root_hex()};
   const std::string text = encode(s);
-  t.auth = TaskAuth{signer.key_id(), *signer.sign_hex(text), text, tree.proof(index)};
+  t.auth = TaskAuth{signer.key_id(), *signer.sign_base64(text), text, tree.proof(index)};
   return t;
 }
 
@@ -107,12 +107,64 @@ TEST_F(SigningTest, RefusesUnsignedTamperedExpiredAndMisaddressed) {
   EXPECT_FALSE(verify_task(bad_sig, agents_[2], *verifier_, 1e9).ok());
 
   Task bad_proof = t;
-  bad_proof.auth->proof.front()[5] = bad_proof.auth->proof.front()[5] == 'a' ? 'b' : 'a';
+  bad_proof.auth->proof[5] = bad_proof.auth->proof[5] == 'a' ? 'b' : 'a';
   EXPECT_FALSE(verify_task(bad_proof, agents_[2], *verifier_, 1e9).ok());
 
   Task junk_proof = t;
-  junk_proof.auth->proof = {"x"};
+  junk_proof.auth->proof = "x";
   EXPECT_FALSE(verify_task(junk_proof, agents_[2], *verifier_, 1e9).ok());
+  Task short_proof = t;
+  short_proof.auth->proof.pop_back();
+  EXPECT_FALSE(verify_task(short_proof, agents_[2], *verifier_, 1e9).ok());
+  Task bad_side = t;
+  bad_side.auth->proof[0] = 'x';
+  EXPECT_FALSE(verify_task(bad_side, agents_[2], *verifier_, 1e9).ok());
+}
+
+// On the wire a signed task is its id and its auth: the command and its
+// options exist only inside the signed statement, and a task that sends them
+// beside it is refused before any check.
+TEST_F(SigningTest, ASignedTaskCarriesItsCommandOnlyInTheStatement) {
+  Task t = signed_task(*signer_, agents_, 3, task_ids_, 2e9);
+  t.as_root = false;
+  const std::string text = encode(t);
+  EXPECT_EQ(text.find("\"command\":\"echo"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\"timeout_s\""), std::string::npos) << text;
+  auto back = decode_task(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->job_id, t.job_id);
+  EXPECT_EQ(back->command, std::optional<std::string>("echo signed"));
+  EXPECT_EQ(back->timeout_s, 60);
+  EXPECT_EQ(back->output_quota, t.output_quota);
+  EXPECT_FALSE(back->as_root);
+  EXPECT_TRUE(verify_task(*back, agents_[3], *verifier_, 1e9).ok());
+
+  for (const char* extra : {"\"command\":\"rm -rf /\"", "\"job_id\":\"x\"", "\"as_root\":true", "\"timeout_s\":1"}) {
+    std::string sent = text;
+    sent.insert(sent.size() - 1, std::string(",") + extra);
+    auto refused = decode_task(sent);
+    ASSERT_FALSE(refused.ok()) << sent;
+    EXPECT_EQ(refused.error().code, ErrorCode::unknown_field) << refused.error().message;
+  }
+  // A statement that does not decode makes the task undecodable.
+  Task broken = t;
+  broken.auth->statement = "{\"v\":1}";
+  auto refused = decode_task(encode(broken));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("task.auth.statement"), std::string::npos) << refused.error().message;
+}
+
+// The proof costs 45 characters per level of the tree, and nothing else
+// grows with the size of the job: at 10,000 agents a task stays near 1 KB.
+TEST_F(SigningTest, TaskSizeAtTenThousandAgents) {
+  std::vector<std::string> many;
+  for (int i = 0; i < 10000; ++i) many.push_back(new_uuid());
+  Task t = signed_task(*signer_, many, 4321, task_ids_, 2e9);
+  EXPECT_EQ(t.auth->proof.size(), 14u * kProofStepChars);
+  EXPECT_LT(encode(t).size(), 1150u) << encode(t);  // 1,108 here; hex and the fields sent twice made it ~1,750
+  auto back = decode_task(encode(t));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(verify_task(*back, many[4321], *verifier_, 1e9).ok());
 }
 
 // The verifier remembers verified signatures (a job's tasks share one); what

@@ -15,6 +15,7 @@ for the signature checks behind the sender check.
 """
 
 import asyncio
+import base64
 import hashlib
 import json
 import logging
@@ -143,19 +144,16 @@ class SecurityXmppTest(StackTestCase):
         job_key = f"muster:job:{{{job_id}}}"
         task_key = f"{job_key}:task:{agent_id}"
         field = lambda key, name: r("--raw", "HGET", key, name).rstrip("\n")  # noqa: E731
-        task = {"v": 1, "task_id": field(task_key, "task_id"), "job_id": job_id,
-                "timeout_s": int(field(job_key, "timeout_s")),
-                "output_quota": int(field(job_key, "output_quota")),
-                "as_root": field(job_key, "as_root") == "1",
+        # The command and its options travel only inside the signed statement.
+        return {"v": 1, "task_id": field(task_key, "task_id"),
                 "auth": {"key": field(job_key, "key_id"), "sig": field(job_key, "signature"),
-                         "statement": field(job_key, "statement"),
-                         "proof": [p for p in field(task_key, "proof").split(",") if p]}}
-        command = field(job_key, "command")
-        if command:
-            task["command"] = command
-        else:
-            task["argv"] = json.loads(field(job_key, "argv"))
-        return task
+                         "statement": field(job_key, "statement"), "proof": field(task_key, "proof")}}
+
+    @staticmethod
+    def restated(task, **changes):
+        """The task with its statement changed after signing (the signature kept)."""
+        statement = dict(json.loads(task["auth"]["statement"]), **changes)
+        return dict(task, auth=dict(task["auth"], statement=json.dumps(statement, separators=(",", ":"))))
 
     def forged(self, task, claim_pinned_key):
         """The task re-signed with a key the agent never pinned."""
@@ -169,7 +167,7 @@ class SecurityXmppTest(StackTestCase):
             der = subprocess.run(["openssl", "ec", "-in", str(key), "-pubout", "-outform", "DER"],
                                  check=True, capture_output=True).stdout
         forged = json.loads(json.dumps(task))
-        forged["auth"]["sig"] = sig.hex()
+        forged["auth"]["sig"] = base64.b64encode(sig).decode()
         if not claim_pinned_key:
             forged["auth"]["key"] = hashlib.sha256(der).hexdigest()[:16]
         return forged
@@ -212,21 +210,19 @@ class SecurityXmppTest(StackTestCase):
         add("unsigned", {"v": 1, "task_id": str(uuid.uuid4()), "job_id": str(uuid.uuid4()),
                          "command": f"touch {m}", "timeout_s": 60, "output_quota": 65536}, m)
         m = self.marker()
-        base = dict(real, task_id=str(uuid.uuid4()), command=f"touch {m}")
-        add("forged (unpinned key, own key id)", self.forged(dict(real, command=f"touch {m}"), False), m)
+        base = self.restated(dict(real, task_id=str(uuid.uuid4())), command=f"touch {m}")
+        add("forged (unpinned key, own key id)", self.forged(self.restated(real, command=f"touch {m}"), False), m)
         m = self.marker()
-        add("forged (claims the pinned key id)", self.forged(dict(real, command=f"touch {m}"), True), m)
+        add("forged (claims the pinned key id)", self.forged(self.restated(real, command=f"touch {m}"), True), m)
         m = self.marker()
-        add("tampered (command changed after signing)", dict(real, command=f"touch {m}"), m)
+        add("tampered (command changed after signing)", self.restated(real, command=f"touch {m}"), m)
         m = self.marker()
-        add("tampered (as_root flipped)", dict(real, as_root=True), m)
+        add("tampered (command sent beside the signed statement)", dict(real, command=f"touch {m}"), m)
         m = self.marker()
-        stmt = json.loads(real["auth"]["statement"])
-        stmt["not_after"] = time.time() - 3600
-        stmt["command"] = f"touch {m}"
-        expired = dict(real, command=f"touch {m}")
-        expired["auth"] = dict(real["auth"], statement=json.dumps(stmt, separators=(",", ":")))
-        add("expired (not_after in the past, statement rewritten)", expired, m)
+        add("tampered (as_root flipped)", self.restated(real, as_root=True), m)
+        m = self.marker()
+        add("expired (not_after in the past, statement rewritten)",
+            self.restated(real, not_after=time.time() - 3600, command=f"touch {m}"), m)
         add("meant for another agent (agent 2's valid task and proof)", for_agent2, Path(f"{m_real}-2"))
         add("replay of a real signed task agent 1 already ran", real, None)
         m = self.marker()
@@ -247,7 +243,7 @@ class SecurityXmppTest(StackTestCase):
                 f"<task xmlns='{NS}' command='touch {m}'>&lt;&amp;&gt;&quot;&apos;</task>",
                 f"<result xmlns='{NS}'>{json.dumps(real)}</result>",
                 f"<cancel xmlns='{NS}'>{{\"v\":1,\"task_id\":\"{real['task_id']}\","
-                f"\"job_id\":\"{real['job_id']}\"}}</cancel>"]):
+                f"\"job_id\":\"{job1['id']}\"}}</cancel>"]):
             out.append((f"XML-ish {i}", xml, m))
         return out
 

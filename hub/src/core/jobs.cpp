@@ -156,7 +156,7 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
   statement.not_after = created + static_cast<double>(req.deadline_s) + 300;
   statement.merkle_root = tree.root_hex();
   const std::string statement_text = proto::encode(statement);
-  auto signature = keys_.signer->sign_hex(statement_text);
+  auto signature = keys_.signer->sign_base64(statement_text);
   if (!signature) throw std::runtime_error(signature.error().message);
   std::vector<Command> writes;
   writes.push_back({"HSET", keys::job(job_id), "tenant", principal.tenant, "created_by", principal.token_id,
@@ -176,10 +176,9 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
   std::size_t index = 0;
   for (const auto& agent_id : chosen) {
     task_list.push_back(agent_id);
-    std::string proof;
-    for (const auto& step : tree.proof(index)) proof += (proof.empty() ? "" : ",") + step;
     writes.push_back({"HSET", keys::task(job_id, agent_id), "task_id", task_ids[index], "agent_id", agent_id,
-                      "state", "pending", "shard", by_id[agent_id]->field("shard").value_or(""), "proof", proof});
+                      "state", "pending", "shard", by_id[agent_id]->field("shard").value_or(""), "proof",
+                      tree.proof(index)});
     ++index;
   }
   writes.push_back(std::move(task_list));

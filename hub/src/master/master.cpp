@@ -323,8 +323,7 @@ void Master::send_tasks(const std::vector<TaskRef>& tasks) {
   std::vector<Command> reads;
   for (const auto& [job_id, agent_id] : tasks) {
     if (job_index.emplace(job_id, reads.size()).second) {
-      reads.push_back({"HMGET", keys::job(job_id), "command", "argv", "timeout_s", "output_quota", "as_root",
-                       "statement", "signature", "key_id"});
+      reads.push_back({"HMGET", keys::job(job_id), "statement", "signature", "key_id"});
     }
   }
   const std::size_t first_task = reads.size();
@@ -339,28 +338,12 @@ void Master::send_tasks(const std::vector<TaskRef>& tasks) {
     const auto& [job_id, agent_id] = tasks[i];
     const Reply& job = replies[job_index[job_id]];
     const Reply& task = replies[first_task + i];
-    if (job.elements.size() != 8 || task.elements.size() != 2) continue;
+    if (job.elements.size() != 3 || task.elements.size() != 2) continue;
+    // The master forwards the api's signed statement and signature; it cannot
+    // make either. The command and its options travel inside the statement.
     proto::Task t;
     t.task_id = task.elements[0].text;
-    t.as_root = job.elements[4].text == "1";
-    // The master forwards the api's signature; it cannot make one.
-    proto::TaskAuth auth{job.elements[7].text, job.elements[6].text, job.elements[5].text, {}};
-    const std::string& proof = task.elements[1].text;
-    for (std::size_t start = 0; start < proof.size();) {
-      const auto comma = proof.find(',', start);
-      const auto end = comma == std::string::npos ? proof.size() : comma;
-      auth.proof.push_back(proof.substr(start, end - start));
-      start = end + 1;
-    }
-    t.auth = std::move(auth);
-    t.job_id = job_id;
-    if (!job.elements[0].text.empty()) {
-      t.command = job.elements[0].text;
-    } else if (auto argv = proto::parse_object("{\"a\":" + job.elements[1].text + "}")) {
-      proto::FieldReader(argv->get(), "").optional("a", t.argv, proto::kMaxArgvItems, proto::kMaxCommandBytes);
-    }
-    t.timeout_s = std::stoll(job.elements[2].text.empty() ? "300" : job.elements[2].text);
-    t.output_quota = std::stoll(job.elements[3].text.empty() ? "65536" : job.elements[3].text);
+    t.auth = proto::TaskAuth{job.elements[2].text, job.elements[1].text, job.elements[0].text, task.elements[1].text};
     outgoing.push_back({agent_jid(agent_id), job_id, proto::encode(t)});
   }
   awaiting_answer_ += static_cast<long>(outgoing.size());

@@ -45,14 +45,18 @@ struct Facts {
   StringMap labels;
 };
 
-// Proof that the api sent a task (see signing.hpp).
+// Proof that the api sent a task (see signing.hpp). Base64, not hex: the
+// proof is most of a task stanza at fan-out to thousands of agents.
 struct TaskAuth {
   std::string key_id;
-  std::string signature;           // hex DER ECDSA over SHA-256(statement)
-  std::string statement;           // JobStatement text
-  std::vector<std::string> proof;  // "l<hex>" / "r<hex>": Merkle siblings, leaf to root
+  std::string signature;  // base64 of the DER ECDSA signature over SHA-256(statement)
+  std::string statement;  // JobStatement text
+  std::string proof;      // Merkle siblings, leaf to root: per step 'l'|'r' + 44 base64 characters
 };
 
+// A signed task carries its command and options only inside the statement;
+// decoding fills these fields from it (the statement is checked later, by
+// verify_task), so nothing is sent twice.
 struct Task {
   std::string task_id;
   std::string job_id;

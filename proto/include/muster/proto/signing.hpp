@@ -38,17 +38,20 @@ Result<JobStatement> decode_statement(std::string_view text);
 
 // Merkle tree over (agent id, task id) leaves, SHA-256 with leaf/node prefixes.
 std::string task_leaf(const std::string& agent_id, const std::string& task_id);  // raw 32 bytes
+// A proof step is 'l' or 'r' (the side of the sibling) and the sibling's hash in base64.
+inline constexpr std::size_t kProofStepChars = 45;
+inline constexpr std::size_t kMaxProofSteps = 64;
 class MerkleTree {
  public:
   explicit MerkleTree(std::vector<std::string> leaves);
   std::string root_hex() const;
-  std::vector<std::string> proof(std::size_t leaf_index) const;
+  std::string proof(std::size_t leaf_index) const;  // TaskAuth::proof
 
  private:
   std::vector<std::vector<std::string>> levels_;  // levels_[0] = leaves
 };
 // The root (hex) reached from `leaf` through `proof`, or nullopt if the proof is malformed.
-std::optional<std::string> merkle_root_from_proof(const std::string& leaf, const std::vector<std::string>& proof);
+std::optional<std::string> merkle_root_from_proof(const std::string& leaf, std::string_view proof);
 
 class Signer {
  public:
@@ -61,7 +64,7 @@ class Signer {
 
   const std::string& key_id() const { return key_id_; }
   const std::string& public_pem() const { return public_pem_; }
-  Result<std::string> sign_hex(std::string_view message) const;
+  Result<std::string> sign_base64(std::string_view message) const;  // TaskAuth::signature
 
  private:
   Signer();
@@ -75,7 +78,7 @@ class Verifier {
  public:
   // Each PEM a public key (SubjectPublicKeyInfo); all are accepted.
   static Result<Verifier> from_pems(const std::vector<std::string>& pems);
-  Status verify(const std::string& key_id, std::string_view message, const std::string& signature_hex) const;
+  Status verify(const std::string& key_id, std::string_view message, const std::string& signature_base64) const;
   std::vector<std::string> key_ids() const;
 
  private:
