@@ -189,17 +189,23 @@ int run_swarm(const Options& o) {
 
   bool ready = false;
   auto last_report = Clock::now();
-  auto last_step = Clock::time_point{};
+  auto last_sweep = Clock::time_point{};
+  int wait_ms = 50;
   while (g_stop == 0) {
-    const bool busy = std::any_of(agents.begin(), agents.end(), [](const auto& a) { return a->busy(); });
-    xmpp_run_once(ctx, busy ? 5 : 50);
+    xmpp_run_once(ctx, wait_ms);
     const auto now = Clock::now();
-    // Results go out from the stanza handlers; step() only paces logins,
-    // pings, resends and real task processes, so a few times a second is
-    // enough unless tasks are running.
-    if (!busy && now - last_step < std::chrono::milliseconds(50)) continue;
-    last_step = now;
-    for (auto& agent : agents) agent->step();
+    // Results go out from the stanza handlers and step(). An agent with a
+    // task in hand is stepped after every wake-up, and waits no longer than
+    // it would in its own process; every agent (logins, pings, resends) is
+    // stepped every 50 ms. Stepping thousands of idle agents after every
+    // stanza cost the swarm more CPU than the agents' protocol work.
+    const bool sweep = now - last_sweep >= std::chrono::milliseconds(50);
+    if (sweep) last_sweep = now;
+    wait_ms = 50;
+    for (auto& agent : agents) {
+      if (sweep || agent->poll_timeout_ms() < 1000) agent->step();
+      wait_ms = std::min(wait_ms, agent->poll_timeout_ms());
+    }
     if (!ready && now - last_report >= std::chrono::seconds(1)) {
       last_report = now;
       const auto connected = std::count_if(agents.begin(), agents.end(), [](const auto& a) { return a->connected(); });
