@@ -102,6 +102,20 @@ class JobsTest(StackTestCase):
             timeout=60)
         self.assertEqual(set(tasks), {self.uuid(1), self.uuid(3)}, tasks)
 
+    def test_label_index_is_rebuilt_for_agents_enrolled_before_it(self):
+        # A store from before the label index: no label sets, no version mark.
+        r = self.stack.redis_cli
+        label_sets = r("--raw", "KEYS", "muster:agents:{*}:label:*").split()
+        self.assertIn("muster:agents:{default}:label:idx=2", label_sets)
+        r("DEL", "muster:label-index-version", *label_sets)
+        self.stack.restart_process("hub")
+        self.stack.wait_agents_online(timeout=60)
+        self.assertEqual(r("--raw", "GET", "muster:label-index-version").strip(), "1")
+        self.assertEqual(sorted(r("--raw", "KEYS", "muster:agents:{*}:label:*").split()), sorted(label_sets))
+        job, tasks = self.stack.run_job(
+            {"command": "true", "targets": {"labels": {"idx": "2", "env": "test"}}}, timeout=60)
+        self.assertEqual((job["state"], set(tasks)), ("succeeded", {self.uuid(2)}), job)
+
     def test_task_user(self):
         """An agent running as root runs tasks as `nobody` unless an admin signs as_root."""
         if os.getuid() != 0:

@@ -1,5 +1,6 @@
 #include "core/agents.hpp"
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -60,6 +61,11 @@ proto::JsonPtr agent_json(const std::string& agent_id, const Reply& fields) {
 Agents::Agents(Store& store, Auth& auth, const HubConfig& config, const ApiKeys& keys)
     : store_(store), auth_(auth), config_(config), keys_(keys) {
   for (const auto& region : config.regions) ca_pem_[region.name] = read_text_file(region.xmpp_ca_file);
+  try {
+    ensure_label_index();
+  } catch (const StoreError&) {
+    // The store is not there yet; the first job by label does it.
+  }
 }
 
 void Agents::ask_master(const std::string& shard, const std::string& op, const std::string& jid,
@@ -133,13 +139,15 @@ proto::Enrollment Agents::register_agent(const Principal& principal, const proto
   ask_master(shard, "add-user", e.jid, e.password);
 
   const auto now = std::to_string(unix_seconds());
-  store_.pipeline({
+  std::vector<Command> writes{
       {"HSET", keys::agent(e.uuid), "tenant", principal.tenant, "hostname", facts.hostname, "os", facts.os, "arch",
        facts.arch, "kernel", facts.kernel, "agent_version", facts.agent_version, "labels",
        proto::JsonBuilder().add("l", labels).dump(), "region", region.name, "shard", shard, "status",
        "offline", "enrolled_at", now, "last_seen", "0"},
       {"SADD", keys::tenant_agents(principal.tenant), e.uuid},
-  });
+  };
+  for (const auto& [key, value] : labels) writes.push_back({"SADD", keys::label_agents(principal.tenant, key, value), e.uuid});
+  store_.pipeline(writes);
   return e;
 }
 
@@ -175,6 +183,42 @@ std::vector<std::pair<std::string, Reply>> Agents::load_listed(const std::string
   return out;
 }
 
+std::vector<std::string> Agents::ids_with_labels(const std::string& tenant, const proto::StringMap& labels) {
+  ensure_label_index();
+  // The tenant's set is in the intersection: a revoked agent is in no result.
+  Command inter{"SINTER", keys::tenant_agents(tenant)};
+  for (const auto& [key, value] : labels) inter.push_back(keys::label_agents(tenant, key, value));
+  std::vector<std::string> ids;
+  for (const auto& id : store_.run(inter).elements) ids.push_back(id.text);
+  return ids;
+}
+
+void Agents::ensure_label_index() {
+  std::lock_guard<std::mutex> lock(label_index_mutex_);
+  if (label_index_ready_) return;
+  if (store_.run({"GET", keys::kLabelIndexVersion}).text != "1") {
+    // Every tenant's agent set, then each agent's labels into the index.
+    std::string cursor = "0";
+    do {
+      const Reply page = store_.run({"SCAN", cursor, "MATCH", "muster:agents:{*}", "COUNT", "1000"});
+      if (page.elements.size() != 2) break;
+      cursor = page.elements[0].text;
+      for (const auto& key : page.elements[1].elements) {
+        const std::string& name = key.text;
+        if (name.empty() || name.back() != '}') continue;  // a label set, not a tenant's agents
+        const std::string tenant = name.substr(std::strlen("muster:agents:{"), name.size() - std::strlen("muster:agents:{") - 1);
+        std::vector<Command> writes;
+        for (const auto& [id, fields] : load_all(tenant)) {
+          for (const auto& [k, v] : agent_labels(fields)) writes.push_back({"SADD", keys::label_agents(tenant, k, v), id});
+        }
+        if (!writes.empty()) store_.pipeline(writes);
+      }
+    } while (cursor != "0");
+    store_.run({"SET", keys::kLabelIndexVersion, "1"});
+  }
+  label_index_ready_ = true;
+}
+
 std::string Agents::get_json(const Principal& principal, const std::string& agent_id) {
   if (!proto::is_uuid(agent_id)) throw ApiError(404, "not_found", "no agent " + agent_id);
   const Reply fields = store_.run({"HGETALL", keys::agent(agent_id)});
@@ -194,9 +238,14 @@ std::string Agents::revoke(const Principal& principal, const std::string& agent_
     const RegionConfig* region = config_.region(fields.field("region").value_or(""));
     if (region == nullptr) throw ApiError(500, "internal", "agent " + agent_id + " has an unknown region");
     // Refuse it first, then remove its account: nothing it sends counts from now on.
-    store_.pipeline({{"SADD", keys::kRevokedAgents, agent_id},
-                     {"HSET", keys::agent(agent_id), "status", "revoked", "revoked_at", std::to_string(unix_seconds())},
-                     {"SREM", keys::tenant_agents(principal.tenant), agent_id}});
+    std::vector<Command> writes{
+        {"SADD", keys::kRevokedAgents, agent_id},
+        {"HSET", keys::agent(agent_id), "status", "revoked", "revoked_at", std::to_string(unix_seconds())},
+        {"SREM", keys::tenant_agents(principal.tenant), agent_id}};
+    for (const auto& [k, v] : agent_labels(fields)) {
+      writes.push_back({"SREM", keys::label_agents(principal.tenant, k, v), agent_id});
+    }
+    store_.pipeline(writes);
     ask_master(fields.field("shard").value_or(""), "delete-user", agent_id + "@" + region->xmpp_domain, "");
   }
   return proto::dump(agent_json(agent_id, store_.run({"HGETALL", keys::agent(agent_id)})).get());

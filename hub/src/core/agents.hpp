@@ -1,6 +1,7 @@
 #pragma once
 // Agent records and enrollment (api role).
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ class Agents {
   // tenant (unknown, revoked, another tenant's) are left out.
   std::vector<std::pair<std::string, Reply>> load_listed(const std::string& tenant,
                                                          const std::vector<std::string>& ids);
+  // The tenant's agents that carry every one of `labels`, by the label index.
+  std::vector<std::string> ids_with_labels(const std::string& tenant, const proto::StringMap& labels);
 
  private:
   // The part of enroll() after the token's use is taken: account, record, credentials.
@@ -41,12 +44,16 @@ class Agents {
   // Sends a control request to the shard's master and waits for its answer.
   void ask_master(const std::string& shard, const std::string& op, const std::string& jid,
                   const std::string& password);
+  // Indexes the labels of agents enrolled before the index existed, once.
+  void ensure_label_index();
 
   Store& store_;
   Auth& auth_;
   const HubConfig& config_;
   const ApiKeys& keys_;
   std::map<std::string, std::string> ca_pem_;  // per region
+  std::mutex label_index_mutex_;
+  bool label_index_ready_ = false;
 };
 
 // The agent's public JSON from its store fields.

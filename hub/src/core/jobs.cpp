@@ -107,8 +107,20 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
 
   // Resolve targets within the caller's tenant only: listed agents, plus the
   // agents that pass every filter given (labels, regions, facts; all = none).
-  const auto agents = req.has_filter ? agents_.load_all(principal.tenant)
-                                     : agents_.load_listed(principal.tenant, req.target_agents);
+  // Read only what can match: the listed agents, plus those carrying the
+  // wanted labels (by the label index); the whole tenant only for the other filters.
+  std::vector<std::pair<std::string, Reply>> agents;
+  if (!req.has_filter) {
+    agents = agents_.load_listed(principal.tenant, req.target_agents);
+  } else if (!req.target_all && !req.target_labels.empty()) {
+    std::vector<std::string> ids = agents_.ids_with_labels(principal.tenant, req.target_labels);
+    ids.insert(ids.end(), req.target_agents.begin(), req.target_agents.end());
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    agents = agents_.load_listed(principal.tenant, ids);
+  } else {
+    agents = agents_.load_all(principal.tenant);
+  }
   std::map<std::string, const Reply*> by_id;
   for (const auto& [id, fields] : agents) by_id[id] = &fields;
   std::set<std::string> chosen;

@@ -14,6 +14,13 @@ inline std::string agent(const std::string& agent_id) { return "muster:agent:{" 
 // Ids of deleted agents: the hub refuses anything from them, and ids are never reused.
 inline const char* kRevokedAgents = "muster:revoked-agents";
 inline std::string tenant_agents(const std::string& tenant) { return "muster:agents:{" + tenant + "}"; }
+// The tenant's agents that carry label key=value (keys never contain '='), so
+// a job by label reads only the agents it targets, not the whole fleet.
+inline std::string label_agents(const std::string& tenant, const std::string& key, const std::string& value) {
+  return "muster:agents:{" + tenant + "}:label:" + key + "=" + value;
+}
+// "1" once every agent enrolled before the label index existed is in it.
+inline const char* kLabelIndexVersion = "muster:label-index-version";
 inline std::string tenant_jobs(const std::string& tenant) { return "muster:jobs:{" + tenant + "}"; }
 
 inline std::string job(const std::string& job_id) { return "muster:job:{" + job_id + "}"; }
