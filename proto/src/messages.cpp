@@ -190,19 +190,21 @@ Result<OutputChunk> decode_output_chunk(const cJSON* object) {
 }
 
 std::string encode(const TaskResult& result) {
-  return JsonBuilder()
-      .add("v", kProtocolVersion)
+  // Results are most of what agents send: a field that is null or zero is
+  // left out (the decoder reads it as such), and every quote the XMPP server
+  // escapes on the way counts.
+  JsonBuilder b;
+  b.add("v", kProtocolVersion)
       .add("task_id", result.task_id)
       .add("job_id", result.job_id)
-      .add("state", to_string(result.state))
-      .add("exit_code", result.exit_code)
-      .add("signal", result.signal)
-      .add("error", clamp_error(result.error))
-      .add("stdout", result.stdout_text)
-      .add("stderr", result.stderr_text)
-      .add("stdout_dropped", result.stdout_dropped)
-      .add("stderr_dropped", result.stderr_dropped)
-      .add("started_at", result.started_at)
+      .add("state", to_string(result.state));
+  if (result.exit_code) b.add("exit_code", *result.exit_code);
+  if (result.signal) b.add("signal", *result.signal);
+  if (const auto error = clamp_error(result.error)) b.add("error", *error);
+  b.add("stdout", result.stdout_text).add("stderr", result.stderr_text);
+  if (result.stdout_dropped != 0) b.add("stdout_dropped", result.stdout_dropped);
+  if (result.stderr_dropped != 0) b.add("stderr_dropped", result.stderr_dropped);
+  return b.add("started_at", result.started_at)
       .add("finished_at", result.finished_at)
       .add("duration_ms", result.duration_ms)
       .dump();

@@ -398,17 +398,27 @@ TEST(TaskResultCodec, RoundTripEveryState) {
 TEST(TaskResultCodec, RoundTripNullOptionals) {
   TaskResult r = SampleResult();
   r.state = TaskOutcome::failed;
+  r.stdout_dropped = 0;
   const std::string text = encode(r);
-  // Absent optionals are written as explicit nulls.
-  EXPECT_NE(text.find("\"exit_code\":null"), std::string::npos) << text;
-  EXPECT_NE(text.find("\"signal\":null"), std::string::npos) << text;
-  EXPECT_NE(text.find("\"error\":null"), std::string::npos) << text;
+  // Absent optionals and zero counts are left out, not written as null or 0.
+  for (const char* key : {"\"exit_code\"", "\"signal\"", "\"error\"", "\"stdout_dropped\"", "\"stderr_dropped\""}) {
+    EXPECT_EQ(text.find(key), std::string::npos) << key << " in " << text;
+  }
   auto back = decode_task_result(text);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_FALSE(back->exit_code.has_value());
   EXPECT_FALSE(back->signal.has_value());
   EXPECT_FALSE(back->error.has_value());
   ExpectSame(*back, r);
+  // Explicit nulls and zeros, as earlier agents sent them, read the same.
+  auto explicit_nulls = decode_task_result(kResultDoc.set("exit_code", "null")
+                                               .set("signal", "null")
+                                               .set("error", "null")
+                                               .set("stdout_dropped", "0")
+                                               .text());
+  ASSERT_TRUE(explicit_nulls.ok()) << explicit_nulls.error().message;
+  EXPECT_FALSE(explicit_nulls->exit_code.has_value());
+  EXPECT_EQ(explicit_nulls->stdout_dropped, 0);
 }
 
 TEST(TaskResultCodec, RoundTripSetOptionals) {
