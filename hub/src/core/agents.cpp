@@ -1,6 +1,5 @@
 #include "core/agents.hpp"
 
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -197,22 +196,31 @@ void Agents::ensure_label_index() {
   std::lock_guard<std::mutex> lock(label_index_mutex_);
   if (label_index_ready_) return;
   if (store_.run({"GET", keys::kLabelIndexVersion}).text != "1") {
-    // Every tenant's agent set, then each agent's labels into the index.
+    // Every agent record, by its key (the pattern matches only agent hashes),
+    // into its tenant's label sets; revoked agents stay out.
+    const std::string prefix = keys::agent("");
+    const std::string pattern = prefix.substr(0, prefix.size() - 1) + "*}";
     std::string cursor = "0";
     do {
-      const Reply page = store_.run({"SCAN", cursor, "MATCH", "muster:agents:{*}", "COUNT", "1000"});
+      const Reply page = store_.run({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
       if (page.elements.size() != 2) break;
       cursor = page.elements[0].text;
+      std::vector<std::string> ids;
+      std::vector<Command> reads;
       for (const auto& key : page.elements[1].elements) {
-        const std::string& name = key.text;
-        if (name.empty() || name.back() != '}') continue;  // a label set, not a tenant's agents
-        const std::string tenant = name.substr(std::strlen("muster:agents:{"), name.size() - std::strlen("muster:agents:{") - 1);
-        std::vector<Command> writes;
-        for (const auto& [id, fields] : load_all(tenant)) {
-          for (const auto& [k, v] : agent_labels(fields)) writes.push_back({"SADD", keys::label_agents(tenant, k, v), id});
-        }
-        if (!writes.empty()) store_.pipeline(writes);
+        const std::string id = key.text.substr(prefix.size() - 1, key.text.size() - prefix.size());
+        if (!proto::is_uuid(id) || key.text != keys::agent(id)) continue;
+        ids.push_back(id);
+        reads.push_back({"HGETALL", key.text});
       }
+      std::vector<Command> writes;
+      const auto records = store_.pipeline(reads);
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        const std::string tenant = records[i].field("tenant").value_or("");
+        if (tenant.empty() || records[i].field("status") == "revoked") continue;
+        for (const auto& [k, v] : agent_labels(records[i])) writes.push_back({"SADD", keys::label_agents(tenant, k, v), ids[i]});
+      }
+      if (!writes.empty()) store_.pipeline(writes);
     } while (cursor != "0");
     store_.run({"SET", keys::kLabelIndexVersion, "1"});
   }
