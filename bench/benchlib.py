@@ -40,6 +40,12 @@ def cpu_seconds(pid):
     return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
+def job_key(job_id):
+    """The store hash of a job (hub/src/store/keys.hpp), which the benchmarks
+    watch instead of polling the API."""
+    return "muster:job:{%s}" % job_id
+
+
 class Resp:
     """Just enough RESP for a benchmark's reads over one persistent connection."""
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 import muster_stack  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import Resp  # noqa: E402
+from benchlib import Resp, job_key  # noqa: E402
 
 
 def run_jobs(stack, api, store, targets, count):
@@ -40,7 +40,7 @@ def run_jobs(stack, api, store, targets, count):
         job = json.loads(resp.read())
         if resp.status != 201:
             raise SystemExit(f"POST /api/v1/jobs -> {resp.status} {job}")
-        key = "muster:job:{%s}" % job["id"]
+        key = job_key(job["id"])
         deadline = start + 30
         while store.command("HGET", key, "remaining") != "0":
             if time.perf_counter() > deadline:

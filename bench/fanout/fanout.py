@@ -240,7 +240,7 @@ def run_job(stack, labels, timeout=600):
     # needs. The figures then come from the API, once.
     store = store_connection(stack.ports["redis"])
     while time.time() - t0 < timeout:
-        if store.command("HGET", "muster:job:{%s}" % job_id, "state") in FINAL_JOB_STATES:
+        if store.command("HGET", benchlib.job_key(job_id), "state") in FINAL_JOB_STATES:
             wall = time.time() - t0
             status, job = stack.api("GET", f"/api/v1/jobs/{job_id}")
             if status != 200:

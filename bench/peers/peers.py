@@ -164,7 +164,7 @@ class MusterRunner:
         conn.close()
         if resp.status != 201:
             raise SystemExit(f"muster: POST /api/v1/jobs -> {resp.status} {reply}")
-        key = "muster:job:{%s}" % reply["id"]
+        key = benchlib.job_key(reply["id"])
         deadline = start + self.timeout
         while self.store.command("HGET", key, "remaining") != "0":
             if time.perf_counter() > deadline:

@@ -196,11 +196,10 @@ int run_swarm(const Options& o) {
     const auto now = Clock::now();
     // Results go out from the stanza handlers and step(). An agent with a
     // task in hand is stepped after every wake-up, and waits no longer than
-    // it would in its own process; every agent (logins, pings every 60 s,
-    // resend scans every 1 s) is stepped every 200 ms. Stepping thousands of
-    // idle agents after every stanza cost the swarm more CPU than the agents'
-    // protocol work, and every 50 ms an idle swarm of 2,500 still took 15 %
-    // of a core from the XMPP server.
+    // it would in its own process; every agent is stepped every 200 ms, often
+    // enough for login pacing, pings every 60 s and resend scans every 1 s.
+    // Stepping thousands of idle agents after every stanza cost the swarm
+    // more CPU than the agents' protocol work.
     const bool sweep = now - last_sweep >= std::chrono::milliseconds(200);
     if (sweep) last_sweep = now;
     wait_ms = 50;
