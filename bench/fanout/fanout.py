@@ -271,6 +271,9 @@ def measure_muster(args, stack, pids):
         if args.perf and n == max(args.sizes):
             perf = subprocess.Popen(["perf", "record", "-g", "-o", str(args.dir / f"perf-{args.perf}.data"),
                                      "-p", str(pids[args.perf])], stderr=subprocess.DEVNULL)
+        store = store_connection(stack.ports["redis"])
+        if args.store_stats and n == max(args.sizes):
+            store.command("CONFIG", "RESETSTAT")
         for r in range(args.runs):
             run = run_job(stack, {f"lt{n}": "yes"})
             if run["succeeded"] != n:
@@ -284,7 +287,24 @@ def measure_muster(args, stack, pids):
         log(f"N={n}: CPU seconds per run: {cpu}")
         results[n] = {"runs_s": runs, "median_s": median(runs), "tasks_per_s": n / median(runs),
                       "peak_rss_mb": peaks_mb(pids), "cpu_s_per_run": cpu}
+        if args.store_stats and n == max(args.sizes):
+            results[n]["store_per_task"] = store_costs(store.command("INFO", "commandstats"), n * len(runs))
     return results
+
+
+def store_costs(info, tasks):
+    """Redis's own count of calls and CPU per command, per task of the runs."""
+    costs = {}
+    for line in info.splitlines():
+        if not line.startswith("cmdstat_"):
+            continue
+        name, _, fields = line[len("cmdstat_"):].partition(":")
+        stat = dict(f.split("=", 1) for f in fields.split(","))
+        costs[name] = {"calls": round(int(stat["calls"]) / tasks, 2), "us": round(int(stat["usec"]) / tasks, 1)}
+    costs = dict(sorted(costs.items(), key=lambda kv: -kv[1]["us"]))
+    log("store, per task (calls, CPU µs as Redis counts it; commands run by scripts counted too): " +
+        ", ".join(f"{k} {v['calls']}× {v['us']} µs" for k, v in costs.items()))
+    return costs
 
 
 def measure_latency(args, stack):
@@ -322,7 +342,7 @@ def measure_floor(args, stack, floor, agents_dir, pids):
             jid_file.write_text("\n".join(jids) + "\n")
             procs.append(subprocess.Popen([floor, "--port", str(component_port(stack, domain)), "--domain", domain,
                                            "--secret", stack.component_secret, "--jids", jid_file,
-                                           "--rounds", str(args.runs)],
+                                           "--rounds", str(args.runs), "--payload", str(args.floor_payload)],
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         per_round = [0.0] * args.runs
         for p in procs:
@@ -378,6 +398,10 @@ def main():
     parser.add_argument("--dir", type=Path, default=Path("/tmp/muster-fanout"))
     parser.add_argument("--build", type=Path, default=REPO / "build" / "bench")
     parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--floor-payload", type=int, default=0, metavar="BYTES",
+                        help="the floor's iq carries this much task-like text (default none)")
+    parser.add_argument("--store-stats", action="store_true",
+                        help="Redis's per-command calls and CPU per task during the Muster runs of the largest N")
     parser.add_argument("--perf", metavar="NAME", help="perf record -g this process (hub, redis, prosody...) "
                         "during the Muster runs of the largest N, into <dir>/perf-NAME.data")
     args = parser.parse_args()
