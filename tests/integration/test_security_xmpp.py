@@ -263,6 +263,59 @@ class SecurityXmppTest(StackTestCase):
         self.assertNothingRan([m for _, _, m in cases if m is not None], journal_before,
                               "hostile task stanzas")
 
+    def test_results_the_master_never_asked_for(self):
+        """The master side: results naming a task that was not sent to their
+        sender, or from a stranger, or malformed, are refused with their own
+        error and change nothing."""
+        r = self.stack.redis_cli
+        state_of = lambda job_id, agent: r("--raw", "HGET", f"muster:job:{{{job_id}}}:task:{agent}",  # noqa: E731
+                                           "state").strip()
+        done, _ = self.stack.run_job({"command": "true", "targets": {"agents": [self.uuid(1)]}})
+        status, running = self.stack.api("POST", "/api/v1/jobs", {"command": "sleep 60",
+                                                                  "targets": {"agents": [self.uuid(2)]}})
+        self.assertEqual(status, 201, running)
+        wait_until(lambda: state_of(running["id"], self.uuid(2)) == "running", 30, "the sleep to start")
+        real_task_id = r("--raw", "HGET", f"muster:job:{{{running['id']}}}:task:{self.uuid(2)}", "task_id").strip()
+        agent1_task_id = r("--raw", "HGET", f"muster:job:{{{done['id']}}}:task:{self.uuid(1)}", "task_id").strip()
+
+        def result(job_id, task_id):
+            now = time.time()
+            return (f"<result xmlns='{NS}'>" + json.dumps(
+                {"v": 1, "task_id": task_id, "job_id": job_id, "state": "succeeded", "exit_code": 0,
+                 "stdout": "forged", "stderr": "", "started_at": now, "finished_at": now,
+                 "duration_ms": 0}) + "</result>")
+
+        master = self.stack.agent_info(2)["master_jid"]
+        cases = [
+            ("agent2", "its own running task under another task id", result(running["id"], str(uuid.uuid4())),
+             "item-not-found"),
+            ("agent2", "agent 1's finished task", result(done["id"], agent1_task_id), "item-not-found"),
+            ("agent2", "a job that does not exist", result(str(uuid.uuid4()), real_task_id), "item-not-found"),
+            ("agent2", "malformed JSON", f"<result xmlns='{NS}'>{{not json</result>", "bad-request"),
+            ("stranger", "a stranger's result for agent 2's task", result(running["id"], real_task_id),
+             "forbidden"),
+        ]
+        try:
+            for who, label, payload, condition in cases:
+                s = self.session(who)
+                try:
+                    with self.subTest(sender=who, case=label):
+                        kind, reply, got = s.iq(master, payload)
+                        self.assertEqual((kind, got), ("error", condition), f"{who} / {label}: {reply}")
+                finally:
+                    s.close()
+            self.assertEqual(state_of(running["id"], self.uuid(2)), "running", "a refused result ended the task")
+            self.assertEqual(state_of(done["id"], self.uuid(1)), "succeeded")
+            stdout = r("--raw", "HGET", f"muster:job:{{{done['id']}}}:task:{self.uuid(1)}", "stdout").strip()
+            self.assertNotEqual(stdout, "forged")
+            shard = r("--raw", "HGET", f"muster:job:{{{running['id']}}}:task:{self.uuid(2)}", "shard").strip()
+            self.assertIsNotNone(r("ZSCORE", f"muster:inflight:{{{shard}}}",
+                                   f"{running['id']}|{self.uuid(2)}").strip() or None,
+                                 "a refused result took the task off the master's watch list")
+        finally:
+            self.stack.api("POST", f"/api/v1/jobs/{running['id']}/cancel")
+            wait_until(lambda: state_of(running["id"], self.uuid(2)) == "cancelled", 30, "the sleep to be cancelled")
+
     def test_malformed_stream_and_oversized_stanzas(self):
         journal_before = self.stack.agent_journal(1)
         to = self.target_jid()

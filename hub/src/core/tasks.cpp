@@ -62,7 +62,8 @@ end
 return {0, '', 0, 0}
 )lua";
 
-// ARGV: now, agent id. Returns {decision, move outcome...}.
+// ARGV: now, agent id. Returns {'send', task id, proof}, {'ended', move
+// outcome...}, {'wait'} or {'gone'}.
 constexpr const char* kClaimBody = R"lua(
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return {'gone'} end
 local job = redis.call('HMGET', KEYS[2], 'cancel_requested', 'halted', 'concurrency', 'n_dispatched', 'n_running', 'deadline')
@@ -80,7 +81,8 @@ if num(job[3]) > 0 and num(job[4]) + num(job[5]) >= num(job[3]) then
   return {'wait'}
 end
 move('dispatched', ARGV[1], {'dispatched_at', ARGV[1]})
-return {'send'}
+local task = redis.call('HMGET', KEYS[1], 'task_id', 'proof')
+return {'send', task[1] or '', task[2] or ''}
 )lua";
 
 const std::string& transition_script() {
@@ -126,7 +128,8 @@ TransitionOutcome transition_task(Store& store, const std::string& job_id, const
   return transition_tasks(store, {{job_id, agent_id, new_state, allowed_from, fields}}).front();
 }
 
-std::vector<TransitionOutcome> transition_tasks(Store& store, const std::vector<TransitionRequest>& requests) {
+std::vector<TransitionOutcome> transition_tasks(Store& store, const std::vector<TransitionRequest>& requests,
+                                                const std::vector<Command>& then) {
   const std::string now = format_time(unix_time());
   std::vector<Store::ScriptCall> calls;
   calls.reserve(requests.size());
@@ -137,17 +140,14 @@ std::vector<TransitionOutcome> transition_tasks(Store& store, const std::vector<
     args.insert(args.end(), r.fields.begin(), r.fields.end());
     calls.push_back({script_keys(r.job_id, r.agent_id), std::move(args)});
   }
+  const auto replies = store.eval_many(transition_script(), calls, then);
+  for (std::size_t i = calls.size(); i < replies.size(); ++i) {
+    if (replies[i].kind == Reply::Kind::error) throw StoreError(replies[i].text);
+  }
   std::vector<TransitionOutcome> outcomes;
   outcomes.reserve(requests.size());
-  for (const auto& reply : store.eval_many(transition_script(), calls)) outcomes.push_back(to_outcome(reply, 0));
+  for (std::size_t i = 0; i < calls.size(); ++i) outcomes.push_back(to_outcome(replies[i], 0));
   return outcomes;
-}
-
-Claim claim_for_dispatch(Store& store, const std::string& job_id, const std::string& agent_id,
-                         TransitionOutcome& outcome) {
-  auto decision = claim_for_dispatch(store, {{job_id, agent_id}}).front();
-  outcome = decision.outcome;
-  return decision.claim;
 }
 
 std::vector<ClaimDecision> claim_for_dispatch(Store& store,
@@ -161,8 +161,10 @@ std::vector<ClaimDecision> claim_for_dispatch(Store& store,
   for (const auto& r : store.eval_many(claim_script(), calls)) {
     ClaimDecision d;
     const std::string decision = r.elements.empty() ? "gone" : r.elements[0].text;
-    if (decision == "send") {
+    if (decision == "send" && r.elements.size() == 3) {
       d.claim = Claim::send;
+      d.task_id = r.elements[1].text;
+      d.proof = r.elements[2].text;
     } else if (decision == "wait") {
       d.claim = Claim::wait_for_slot;
     } else if (decision == "ended") {

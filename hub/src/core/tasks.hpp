@@ -37,23 +37,23 @@ struct TransitionRequest {
 };
 
 // Many transitions in one round trip (pipelined scripts), in order; a
-// master records a burst of acks and results this way.
-std::vector<TransitionOutcome> transition_tasks(Store& store, const std::vector<TransitionRequest>& requests);
+// master records a burst of acks and results this way. `then` go to the
+// store in the same round trip, after the transitions.
+std::vector<TransitionOutcome> transition_tasks(Store& store, const std::vector<TransitionRequest>& requests,
+                                                const std::vector<Command>& then = {});
 
 enum class Claim { send, wait_for_slot, ended, gone };
-
-// For the dispatcher: pending → dispatched if the job still wants it and a
-// concurrency slot is free; otherwise the task waits for a slot, or ends
-// (cancelled, skipped, expired) as the job says.
-Claim claim_for_dispatch(Store& store, const std::string& job_id, const std::string& agent_id,
-                         TransitionOutcome& outcome);
 
 struct ClaimDecision {
   Claim claim = Claim::gone;
   TransitionOutcome outcome;  // set when the claim ended the task
+  std::string task_id, proof;  // set when the task is to be sent
 };
-
-// claim_for_dispatch for many (job, agent) pairs in one round trip, in order.
+// For the dispatcher, for many (job, agent) pairs in one round trip, in
+// order: pending → dispatched if the job still wants the task and a
+// concurrency slot is free (the decision then carries what the task iq
+// needs); otherwise the task waits for a slot, or ends (cancelled, skipped,
+// expired) as the job says.
 std::vector<ClaimDecision> claim_for_dispatch(Store& store,
                                               const std::vector<std::pair<std::string, std::string>>& tasks);
 

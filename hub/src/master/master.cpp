@@ -211,12 +211,13 @@ void Master::dispatch_loop() {
         if (ids.empty()) continue;
         Command ack{"XACK", stream.elements[0].text, keys::kMasterGroup};
         ack.insert(ack.end(), ids.begin(), ids.end());
-        run_on(*client, ack);
         // Handled entries are dropped: the task and job records hold the
         // state, and control entries carry account passwords.
         Command del{"XDEL", stream.elements[0].text};
         del.insert(del.end(), ids.begin(), ids.end());
-        run_on(*client, del);
+        for (const auto& r : store_.pipeline({ack, del})) {
+          if (r.kind == Reply::Kind::error) throw StoreError(r.text);
+        }
       }
       if (delivered == 0) {
         if (room > 0) queue_from = ">";
@@ -275,18 +276,17 @@ void Master::dispatch(const std::vector<TaskRef>& batch) {
     }
   }
   const auto decisions = claim_for_dispatch(store_, online);
-  std::vector<TaskRef> claimed;
+  std::vector<Claimed> claimed;
   std::vector<Command> inflight;
   const std::string ack_deadline = format_time(unix_time() + kAckWaitSeconds);
   for (std::size_t i = 0; i < online.size(); ++i) {
     const auto& [job_id, agent_id] = online[i];
     if (decisions[i].claim == Claim::ended) follow_up(store_, job_id, decisions[i].outcome);
     if (decisions[i].claim != Claim::send) continue;  // waits for a slot, or gone
-    claimed.push_back(online[i]);
+    claimed.push_back({job_id, agent_id, decisions[i].task_id, decisions[i].proof});
     inflight.push_back({"ZADD", keys::inflight(shard_), ack_deadline, job_id + "|" + agent_id});
   }
-  store_.pipeline(inflight);
-  send_tasks(claimed);
+  send_tasks(claimed, std::move(inflight));
 }
 
 long Master::window_room() {
@@ -316,35 +316,34 @@ long Master::wait_for_room() {
   return window_room();
 }
 
-void Master::send_tasks(const std::vector<TaskRef>& tasks) {
+void Master::send_tasks(const std::vector<Claimed>& tasks, std::vector<Command> first) {
   if (tasks.empty()) return;
-  // Job fields once per job, task fields once per task.
+  // Each job's signed fields once, whatever the number of its tasks.
   std::map<std::string, std::size_t> job_index;
-  std::vector<Command> reads;
-  for (const auto& [job_id, agent_id] : tasks) {
-    if (job_index.emplace(job_id, reads.size()).second) {
-      reads.push_back({"HMGET", keys::job(job_id), "statement", "signature", "key_id"});
+  std::vector<Command> commands = std::move(first);
+  for (const auto& t : tasks) {
+    if (job_index.emplace(t.job_id, commands.size()).second) {
+      commands.push_back({"HMGET", keys::job(t.job_id), "statement", "signature", "key_id"});
     }
   }
-  const std::size_t first_task = reads.size();
-  for (const auto& [job_id, agent_id] : tasks) reads.push_back({"HMGET", keys::task(job_id, agent_id), "task_id", "proof"});
-  const auto replies = store_.pipeline(reads);
+  const auto replies = store_.pipeline(commands);
+  for (const auto& r : replies) {
+    if (r.kind == Reply::Kind::error) throw StoreError(r.text);
+  }
   struct Outgoing {
     std::string to, job_id, payload;
   };
   std::vector<Outgoing> outgoing;
   outgoing.reserve(tasks.size());
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
-    const auto& [job_id, agent_id] = tasks[i];
-    const Reply& job = replies[job_index[job_id]];
-    const Reply& task = replies[first_task + i];
-    if (job.elements.size() != 3 || task.elements.size() != 2) continue;
+  for (const auto& claimed : tasks) {
+    const Reply& job = replies[job_index[claimed.job_id]];
+    if (job.elements.size() != 3 || claimed.task_id.empty()) continue;
     // The master forwards the api's signed statement and signature; it cannot
     // make either. The command and its options travel inside the statement.
     proto::Task t;
-    t.task_id = task.elements[0].text;
-    t.auth = proto::TaskAuth{job.elements[2].text, job.elements[1].text, job.elements[0].text, task.elements[1].text};
-    outgoing.push_back({agent_jid(agent_id), job_id, proto::encode(t)});
+    t.task_id = claimed.task_id;
+    t.auth = proto::TaskAuth{job.elements[2].text, job.elements[1].text, job.elements[0].text, claimed.proof};
+    outgoing.push_back({agent_jid(claimed.agent_id), claimed.job_id, proto::encode(t)});
   }
   awaiting_answer_ += static_cast<long>(outgoing.size());
   link_.post([this, outgoing = std::move(outgoing)] {
@@ -379,11 +378,12 @@ void Master::sweep() {
     const std::string job_id = member.text.substr(0, bar), agent_id = member.text.substr(bar + 1);
     const auto replies = store_.pipeline({{"HGET", keys::task(job_id, agent_id), "state"},
                                           {"HGET", keys::agent(agent_id), "status"},
-                                          {"HGET", keys::job(job_id), "timeout_s"}});
+                                          {"HGET", keys::job(job_id), "timeout_s"},
+                                          {"HMGET", keys::task(job_id, agent_id), "task_id", "proof"}});
     const std::string& state = replies[0].text;
-    if (state == "dispatched" && replies[1].text == "online") {
-      store_.run({"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), member.text});
-      send_tasks({{job_id, agent_id}});
+    if (state == "dispatched" && replies[1].text == "online" && replies[3].elements.size() == 2) {
+      send_tasks({{job_id, agent_id, replies[3].elements[0].text, replies[3].elements[1].text}},
+                 {{"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), member.text}});
     } else if (state == "dispatched") {
       store_.run({"ZREM", keys::inflight(shard_), member.text});
       const auto outcome = transition_task(store_, job_id, agent_id, "pending", {"dispatched"});

@@ -38,7 +38,12 @@ class Master {
   void adopt_pending(Poco::Redis::Client& client);
   using TaskRef = std::pair<std::string, std::string>;  // (job id, agent id)
   void dispatch(const std::vector<TaskRef>& tasks);
-  void send_tasks(const std::vector<TaskRef>& tasks);
+  struct Claimed {
+    std::string job_id, agent_id, task_id, proof;
+  };
+  // `first` (the in-flight records of these tasks) go to the store in the
+  // same round trip as the reads of the jobs' signed statements.
+  void send_tasks(const std::vector<Claimed>& tasks, std::vector<Command> first);
   // How many more tasks may be sent before answers come back (dispatch thread).
   long window_room();
   // Waits (briefly) until answers free room for a whole batch; returns the room.

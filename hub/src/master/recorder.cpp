@@ -59,7 +59,9 @@ void Recorder::loop() {
 void Recorder::record(std::vector<Report>& batch) {
   std::vector<Answer> answers;
   try {
-    // A deleted agent's reports are refused, like anything else it sends.
+    // Every check of the batch in one round trip: a deleted agent's reports
+    // are refused, like anything else it sends, and a result must name the
+    // task that was sent to its agent.
     std::vector<std::string> agents;
     {
       std::set<std::string> unique;
@@ -69,19 +71,33 @@ void Recorder::record(std::vector<Report>& batch) {
     }
     std::vector<Command> checks;
     for (const auto& a : agents) checks.push_back({"SISMEMBER", keys::kRevokedAgents, a});
-    const auto revoked_replies = store_.pipeline(checks);
+    for (const auto& r : batch) {
+      if (r.result) checks.push_back({"HGET", keys::task(r.job_id, r.agent_id), "task_id"});
+    }
+    const auto replies = store_.pipeline(checks);
+    for (const auto& reply : replies) {
+      if (reply.kind == Reply::Kind::error) throw StoreError(reply.text);
+    }
     std::set<std::string> revoked;
     for (std::size_t i = 0; i < agents.size(); ++i) {
-      if (revoked_replies[i].integer == 1) revoked.insert(agents[i]);
+      if (replies[i].integer == 1) revoked.insert(agents[i]);
     }
     // Acks first: an agent acknowledges a task before it sends its result.
     std::vector<const Report*> acks, results;
+    std::size_t next_task_id = agents.size();
     for (const auto& r : batch) {
+      const std::string* sent_task_id = r.result ? &replies[next_task_id++].text : nullptr;
       if (revoked.count(r.agent_id) != 0) {
         if (r.result) answers.push_back({r.iq_id, r.from, false, "auth", "forbidden", "not an agent of this region"});
         continue;
       }
-      (r.result ? results : acks).push_back(&r);
+      if (!r.result) {
+        acks.push_back(&r);
+      } else if (*sent_task_id != r.result->task_id) {
+        answers.push_back({r.iq_id, r.from, false, "cancel", "item-not-found", "no such task for this agent"});
+      } else {
+        results.push_back(&r);
+      }
     }
     record_acks(acks);
     record_results(results, answers);
@@ -131,18 +147,10 @@ void Recorder::record_acks(const std::vector<const Report*>& acks) {
 
 void Recorder::record_results(const std::vector<const Report*>& results, std::vector<Answer>& answers) {
   if (results.empty()) return;
-  std::vector<Command> reads;
-  for (const auto* r : results) reads.push_back({"HGET", keys::task(r->job_id, r->agent_id), "task_id"});
-  const auto task_ids = store_.pipeline(reads);
-  std::vector<const Report*> known;
   std::vector<TransitionRequest> moves;
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    const Report& r = *results[i];
-    const proto::TaskResult& result = *r.result;
-    if (task_ids[i].text != result.task_id) {
-      answers.push_back({r.iq_id, r.from, false, "cancel", "item-not-found", "no such task for this agent"});
-      continue;
-    }
+  std::vector<Command> settled;
+  for (const auto* r : results) {
+    const proto::TaskResult& result = *r->result;
     std::vector<std::string> fields{"stdout",         result.stdout_text,
                                     "stderr",         result.stderr_text,
                                     "stdout_dropped", std::to_string(result.stdout_dropped),
@@ -155,18 +163,15 @@ void Recorder::record_results(const std::vector<const Report*>& results, std::ve
     if (result.error) fields.insert(fields.end(), {"error", *result.error});
     // A repeated result (the agent resends until acked) finds the task final
     // already and changes nothing; it is acknowledged all the same.
-    moves.push_back({r.job_id, r.agent_id, proto::to_string(result.state), {"pending", "dispatched", "running"},
+    moves.push_back({r->job_id, r->agent_id, proto::to_string(result.state), {"pending", "dispatched", "running"},
                      std::move(fields)});
-    known.push_back(&r);
+    settled.push_back({"ZREM", keys::inflight(shard_), member(*r)});
   }
-  const auto outcomes = transition_tasks(store_, moves);
-  std::vector<Command> settled;
-  for (const auto* r : known) settled.push_back({"ZREM", keys::inflight(shard_), member(*r)});
-  store_.pipeline(settled);
-  for (std::size_t i = 0; i < known.size(); ++i) {
+  const auto outcomes = transition_tasks(store_, moves, settled);
+  for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& o = outcomes[i];
-    if (o.release_agent || o.job_halted || o.job_finished) follow_up(store_, known[i]->job_id, o);
-    answers.push_back({known[i]->iq_id, known[i]->from, true, {}, {}, {}});
+    if (o.release_agent || o.job_halted || o.job_finished) follow_up(store_, results[i]->job_id, o);
+    answers.push_back({results[i]->iq_id, results[i]->from, true, {}, {}, {}});
   }
 }
 

@@ -186,23 +186,32 @@ Reply Store::eval(const std::string& script, const std::vector<std::string>& key
   return eval_many(script, {{keys, args}}).front();
 }
 
-std::vector<Reply> Store::eval_many(const std::string& script, const std::vector<ScriptCall>& calls) {
+const std::string& Store::script_sha(const std::string& script) {
+  std::lock_guard<std::mutex> lock(script_shas_mutex_);
+  auto it = script_shas_.find(script);
+  if (it == script_shas_.end()) it = script_shas_.emplace(script, sha1_hex(script)).first;
+  return it->second;
+}
+
+std::vector<Reply> Store::eval_many(const std::string& script, const std::vector<ScriptCall>& calls,
+                                    const std::vector<Command>& then) {
   static const std::string kNoScript = "NOSCRIPT";
-  if (calls.empty()) return {};
-  const std::string sha = sha1_hex(script);
+  if (calls.empty()) return pipeline(then);
+  const std::string sha = script_sha(script);
   std::vector<Command> commands;
-  commands.reserve(calls.size());
+  commands.reserve(calls.size() + then.size());
   for (const auto& call : calls) {
     Command command{"EVALSHA", sha, std::to_string(call.keys.size())};
     command.insert(command.end(), call.keys.begin(), call.keys.end());
     command.insert(command.end(), call.args.begin(), call.args.end());
     commands.push_back(std::move(command));
   }
+  commands.insert(commands.end(), then.begin(), then.end());
   std::vector<Reply> replies = pipeline(commands);
   // A store that lost its script cache (restart, failover) refuses every
   // call without running it; load the script and run just those again.
   std::vector<std::size_t> again;
-  for (std::size_t i = 0; i < replies.size(); ++i) {
+  for (std::size_t i = 0; i < calls.size(); ++i) {
     if (replies[i].kind == Reply::Kind::error && replies[i].text.compare(0, kNoScript.size(), kNoScript) == 0) {
       again.push_back(i);
     }
@@ -215,8 +224,8 @@ std::vector<Reply> Store::eval_many(const std::string& script, const std::vector
     auto retried = pipeline(retry);
     for (std::size_t k = 0; k < again.size(); ++k) replies[again[k]] = std::move(retried[k]);
   }
-  for (const auto& reply : replies) {
-    if (reply.kind == Reply::Kind::error) throw StoreError("script: " + reply.text);
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (replies[i].kind == Reply::Kind::error) throw StoreError("script: " + replies[i].text);
   }
   return replies;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <Poco/ObjectPool.h>
@@ -66,12 +67,15 @@ class Store {
   // Runs a Lua script by its SHA, loading it on first use (EVALSHA/EVAL).
   Reply eval(const std::string& script, const std::vector<std::string>& keys, const std::vector<std::string>& args);
   // One script run many times in one round trip (pipelined EVALSHA); replies
-  // in order. Throws on a script error, like eval().
+  // in order. Throws on a script error, like eval(). `then` are sent in the
+  // same round trip after the scripts (they must not depend on them); their
+  // replies follow the scripts' replies, errors in place.
   struct ScriptCall {
     std::vector<std::string> keys;
     std::vector<std::string> args;
   };
-  std::vector<Reply> eval_many(const std::string& script, const std::vector<ScriptCall>& calls);
+  std::vector<Reply> eval_many(const std::string& script, const std::vector<ScriptCall>& calls,
+                               const std::vector<Command>& then = {});
 
   // A dedicated connection (blocking reads such as XREADGROUP BLOCK).
   Poco::Redis::Client::Ptr connect_dedicated(long receive_timeout_ms);
@@ -79,8 +83,12 @@ class Store {
  private:
   template <class Fn>
   auto with_connection(Fn fn);
+  // EVALSHA names a script by the SHA-1 of its text: computed once per script.
+  const std::string& script_sha(const std::string& script);
 
   StoreConfig config_;
+  std::mutex script_shas_mutex_;
+  std::unordered_map<std::string, std::string> script_shas_;
   Poco::ObjectPool<Poco::Redis::Client, Poco::Redis::Client::Ptr, RedisConnectionFactory> pool_;
 };
 
