@@ -17,6 +17,12 @@ session, the real agent code, built-in no-op task), then for each N:
 
 and the single-agent POST-to-result latency (p50, p99). Medians of --runs.
 
+  --floor-payload B  the floor's iq carries B bytes of task-like text, to
+                     tell what a task's bytes cost apart from the stanza
+  --store-stats      Redis's own calls and CPU per command, and its round
+                     trips, per task during the Muster runs of the largest N
+  --perf NAME        perf record one process (hub, redis, prosody, swarm0...)
+
     bench/fanout/fanout.py --server prosody  --sizes 100,1000,10000
     bench/fanout/fanout.py --server prosody2 --sizes 10000     # two Prosody, one shard each
     bench/fanout/fanout.py --server ejabberd --sizes 100,1000,10000
