@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
     else if (flag == "--secret") secret = value;
     else if (flag == "--jids") jids_file = value;
     else if (flag == "--rounds") rounds = static_cast<unsigned>(std::atoi(value.c_str()));
-    else if (flag == "--payload") f.payload = json_like(static_cast<std::size_t>(std::atol(value.c_str())));
+    else if (flag == "--payload" && std::atol(value.c_str()) >= 0)
+      f.payload = json_like(static_cast<std::size_t>(std::atol(value.c_str())));
     else {
       std::fprintf(stderr, "muster-floor: unknown option %s\n", flag.c_str());
       return 2;

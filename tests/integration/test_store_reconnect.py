@@ -44,6 +44,19 @@ class StoreReconnectTest(StackTestCase):
         job = self.stack.wait_job(job_id, timeout=60)
         self.assertEqual(job["state"], "succeeded", job)
 
+    def test_a_store_that_lost_its_scripts(self):
+        # The claim and the result's transition meet NOSCRIPT, load the
+        # script and run again; the in-flight removal that shares the
+        # result's round trip runs once, and nothing stays on the master's
+        # watch list.
+        self.assertEqual(self.stack.redis_cli("SCRIPT", "FLUSH").strip(), "OK")
+        job, tasks = self.stack.run_job({"command": "echo scripts-reloaded", "targets": {"all": True}}, timeout=60)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual([t["stdout"] for t in tasks.values()], ["scripts-reloaded\n"])
+        inflight = [k for k in self.stack.redis_cli("--raw", "KEYS", "muster:inflight:*").split() if k]
+        for key in inflight:
+            self.assertEqual(self.stack.redis_cli("ZCARD", key).strip(), "0", key)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -38,7 +38,8 @@ struct TransitionRequest {
 
 // Many transitions in one round trip (pipelined scripts), in order; a
 // master records a burst of acks and results this way. `then` go to the
-// store in the same round trip, after the transitions.
+// store in the same round trip (see Store::eval_many); their errors are not
+// reported, the transitions' are thrown.
 std::vector<TransitionOutcome> transition_tasks(Store& store, const std::vector<TransitionRequest>& requests,
                                                 const std::vector<Command>& then = {});
 

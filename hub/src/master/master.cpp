@@ -337,7 +337,11 @@ void Master::send_tasks(const std::vector<Claimed>& tasks, std::vector<Command> 
   outgoing.reserve(tasks.size());
   for (const auto& claimed : tasks) {
     const Reply& job = replies[job_index[claimed.job_id]];
-    if (job.elements.size() != 3 || claimed.task_id.empty()) continue;
+    if (job.elements.size() != 3 || claimed.task_id.empty()) {
+      // Left to the sweep, which looks again every kAckWaitSeconds.
+      log("task of job " + claimed.job_id + " for agent " + claimed.agent_id + " has no signed record; not sent");
+      continue;
+    }
     // The master forwards the api's signed statement and signature; it cannot
     // make either. The command and its options travel inside the statement.
     proto::Task t;
@@ -376,13 +380,12 @@ void Master::sweep() {
   for (const auto& member : due.elements) {
     const auto bar = member.text.find('|');
     const std::string job_id = member.text.substr(0, bar), agent_id = member.text.substr(bar + 1);
-    const auto replies = store_.pipeline({{"HGET", keys::task(job_id, agent_id), "state"},
-                                          {"HGET", keys::agent(agent_id), "status"},
-                                          {"HGET", keys::job(job_id), "timeout_s"},
-                                          {"HMGET", keys::task(job_id, agent_id), "task_id", "proof"}});
-    const std::string& state = replies[0].text;
-    if (state == "dispatched" && replies[1].text == "online" && replies[3].elements.size() == 2) {
-      send_tasks({{job_id, agent_id, replies[3].elements[0].text, replies[3].elements[1].text}},
+    const auto replies = store_.pipeline({{"HMGET", keys::task(job_id, agent_id), "state", "task_id", "proof"},
+                                          {"HGET", keys::agent(agent_id), "status"}});
+    if (replies[0].elements.size() != 3) continue;
+    const std::string& state = replies[0].elements[0].text;
+    if (state == "dispatched" && replies[1].text == "online") {
+      send_tasks({{job_id, agent_id, replies[0].elements[1].text, replies[0].elements[2].text}},
                  {{"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), member.text}});
     } else if (state == "dispatched") {
       store_.run({"ZREM", keys::inflight(shard_), member.text});

@@ -167,7 +167,23 @@ void Recorder::record_results(const std::vector<const Report*>& results, std::ve
                      std::move(fields)});
     settled.push_back({"ZREM", keys::inflight(shard_), member(*r)});
   }
-  const auto outcomes = transition_tasks(store_, moves, settled);
+  std::vector<TransitionOutcome> outcomes;
+  try {
+    outcomes = transition_tasks(store_, moves, settled);
+  } catch (const StoreError&) {
+    // The in-flight records may be gone while the transitions did not run:
+    // put them back (NX keeps any the removal missed), so the sweep still
+    // watches these tasks until their agents' resent results are recorded.
+    std::vector<Command> restore;
+    const std::string due = format_time(unix_time() + result_grace_s_);
+    for (const auto* r : results) restore.push_back({"ZADD", keys::inflight(shard_), "NX", due, member(*r)});
+    try {
+      store_.pipeline(restore);
+    } catch (const StoreError& e) {
+      log(std::string("store: cannot restore in-flight records: ") + e.what());
+    }
+    throw;
+  }
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& o = outcomes[i];
     if (o.release_agent || o.job_halted || o.job_finished) follow_up(store_, results[i]->job_id, o);

@@ -67,9 +67,11 @@ class Store {
   // Runs a Lua script by its SHA, loading it on first use (EVALSHA/EVAL).
   Reply eval(const std::string& script, const std::vector<std::string>& keys, const std::vector<std::string>& args);
   // One script run many times in one round trip (pipelined EVALSHA); replies
-  // in order. Throws on a script error, like eval(). `then` are sent in the
-  // same round trip after the scripts (they must not depend on them); their
-  // replies follow the scripts' replies, errors in place.
+  // in order. Throws on a script error, like eval(). `then` go in the same
+  // round trip, after the scripts; their replies follow the scripts'
+  // replies, errors in place. They run even when the scripts do not (a
+  // script error, or a store that lost its script cache: the scripts then
+  // run in a second round trip), so a caller undoes them if it must.
   struct ScriptCall {
     std::vector<std::string> keys;
     std::vector<std::string> args;
