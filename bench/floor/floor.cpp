@@ -107,9 +107,14 @@ int main(int argc, char** argv) {
     else if (flag == "--secret") secret = value;
     else if (flag == "--jids") jids_file = value;
     else if (flag == "--rounds") rounds = static_cast<unsigned>(std::atoi(value.c_str()));
-    else if (flag == "--payload" && std::atol(value.c_str()) >= 0)
-      f.payload = json_like(static_cast<std::size_t>(std::atol(value.c_str())));
-    else {
+    else if (flag == "--payload") {
+      const long bytes = std::atol(value.c_str());
+      if (bytes < 0) {
+        std::fprintf(stderr, "muster-floor: --payload needs a size in bytes, not %s\n", value.c_str());
+        return 2;
+      }
+      f.payload = json_like(static_cast<std::size_t>(bytes));
+    } else {
       std::fprintf(stderr, "muster-floor: unknown option %s\n", flag.c_str());
       return 2;
     }

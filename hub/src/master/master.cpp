@@ -326,10 +326,10 @@ void Master::send_tasks(const std::vector<Claimed>& tasks, std::vector<Command> 
       commands.push_back({"HMGET", keys::job(t.job_id), "statement", "signature", "key_id"});
     }
   }
+  // Error replies stay in place: a task whose job cannot be read is logged
+  // below and left to the sweep (its in-flight record is what the sweep
+  // finds); throwing here would strand the whole batch as dispatched.
   const auto replies = store_.pipeline(commands);
-  for (const auto& r : replies) {
-    if (r.kind == Reply::Kind::error) throw StoreError(r.text);
-  }
   struct Outgoing {
     std::string to, job_id, payload;
   };

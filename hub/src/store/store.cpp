@@ -186,7 +186,7 @@ Reply Store::eval(const std::string& script, const std::vector<std::string>& key
   return eval_many(script, {{keys, args}}).front();
 }
 
-const std::string& Store::script_sha(const std::string& script) {
+std::string Store::script_sha(const std::string& script) {
   std::lock_guard<std::mutex> lock(script_shas_mutex_);
   auto it = script_shas_.find(script);
   if (it == script_shas_.end()) it = script_shas_.emplace(script, sha1_hex(script)).first;

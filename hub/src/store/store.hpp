@@ -86,7 +86,7 @@ class Store {
   template <class Fn>
   auto with_connection(Fn fn);
   // EVALSHA names a script by the SHA-1 of its text: computed once per script.
-  const std::string& script_sha(const std::string& script);
+  std::string script_sha(const std::string& script);
 
   StoreConfig config_;
   std::mutex script_shas_mutex_;
