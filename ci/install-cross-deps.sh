@@ -16,3 +16,10 @@ packages=(
 )
 
 apt_install_missing install-cross-deps "${packages[@]}"
+
+# What is slow on first use is prepared here, not by a test's first call
+# (ctest's test discovery under wine allows 60 s; creating the prefix alone
+# takes several): the shared wine prefix and the Debian 11 test chroot.
+cross/emulators/wine.sh --prepare
+/usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests/cross"); import cross_stack; cross_stack.bullseye_rootfs()'
+echo "install-cross-deps: wine prefix and bullseye chroot ready"

@@ -15,14 +15,15 @@ packages=(
   build-essential cmake ninja-build pkg-config xz-utils patch debian-archive-keyring
   libpoco-dev libexpat1-dev googletest
   redis-server prosody openssl
-  python3 python3-slixmpp procps
+  ejabberd erlang-base
+  python3 python3-slixmpp procps util-linux
 )
 
 apt_install_missing install-deps "${packages[@]}"
 # The packaged services are not used: tests start private instances on free
 # ports. Stop the system ones the packages may have started.
 if [ ${#APT_INSTALLED[@]} -gt 0 ]; then
-  disable_services prosody redis-server
+  disable_services prosody redis-server ejabberd epmd
 fi
 
 # The pinned libraries of the host build (presets dev, asan, fuzz); cached,

@@ -11,6 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ci/install-deps.sh
 ci/install-cross-deps.sh
+ci/check-tools.sh
 
 failed=()
 times=()

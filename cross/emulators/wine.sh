@@ -6,6 +6,8 @@
 # `wine x | grep`), the caller hangs. So the server is started here first,
 # detached from our stdout/stderr, and kept alive for two minutes after the
 # last client so consecutive test runs reuse it.
+# `wine.sh --prepare` only creates the prefix (the install step does this, so
+# that no test's first call pays for it).
 set -euo pipefail
 export WINEPREFIX="${WINEPREFIX:-/var/cache/muster-deps/wine-prefix}"
 export WINEDEBUG="${WINEDEBUG:--all}"
@@ -25,4 +27,5 @@ if wineserver -p120 </dev/null >/dev/null 2>&1; then
     wine wineboot </dev/null >/dev/null 2>&1 || true
   fi
 fi
+[ "${1:-}" = "--prepare" ] && exit 0
 exec wine "$@"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from muster_stack import (MusterStack, StackError, require_binary, wait_until,  # noqa: E402
+from muster_stack import (MusterStack, StackError, require_binary, require_tool, wait_until,  # noqa: E402
                           XMPP_DOMAIN)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +98,7 @@ class ChrootRunner(Runner):
         if self.nsswitch is not None:
             (etc / "nsswitch.conf").write_text(self.nsswitch)
         if self.qemu:
-            shutil.copy2(shutil.which(self.qemu), self.root / self.qemu)
+            shutil.copy2(require_tool(self.qemu), self.root / self.qemu)
 
     def state_dir(self, stack, i):
         return self.root / "muster-state" / str(i)
@@ -179,11 +179,9 @@ def bullseye_rootfs():
     root = CACHE / "rootfs" / "bullseye"
     if (root / ".complete").exists():
         return root
-    if not shutil.which("debootstrap"):
-        raise StackError("debootstrap is missing: run ci/install-cross-deps.sh")
     shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
-    res = subprocess.run(["debootstrap", "--variant=minbase", "--include=libnss-myhostname",
+    res = subprocess.run([require_tool("debootstrap"), "--variant=minbase", "--include=libnss-myhostname",
                           "bullseye", str(root), debian_mirror()],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
     if res.returncode != 0:

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cross_stack import (QEMU, ChrootRunner, CrossAgentStack, HOSTILE_NSSWITCH, Runner,  # noqa: E402
                          StackError, WineRunner, agent_binary, bullseye_rootfs, wait_until)
-from muster_stack import pid_alive  # noqa: E402
+from muster_stack import pid_alive, require_tool  # noqa: E402
 
 SKIP = 77
 
@@ -84,7 +84,7 @@ def make_runner(target, scenario, work):
         if target.startswith("windows"):
             return WineRunner(binary)
         if qemu:
-            return Runner(binary, [qemu])
+            return Runner(binary, [require_tool(qemu)])
         return Runner(binary)
     raise SystemExit(f"unknown scenario {scenario}")
 
@@ -189,15 +189,15 @@ class WinePrefix:
         self.path.mkdir(parents=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
-        self._run(["wineserver", "-p"])
-        rc, text = self._run(["wineboot", "--init"], timeout=600)
+        self._run([require_tool("wineserver"), "-p"])
+        rc, text = self._run([require_tool("wineboot"), "--init"], timeout=600)
         if rc != 0:
             raise StackError(f"wineboot --init failed ({rc}): {text[-2000:]}")
         # Measured here: services created right after the first boot are not
         # seen by the services.exe that boot left (sc start: 1053 or 1060);
         # after a restart of the prefix's server they are.
         self.kill()
-        self._run(["wineserver", "-p"])  # persistent: the service must not die with the last client
+        self._run([require_tool("wineserver"), "-p"])  # persistent: the service must not die with the last client
         # Start the prefix's own services (services.exe, winedevice, ...) now,
         # with output to a file: started by the first wine client instead
         # (the enrollment), they would inherit its pipes and hold them open.
@@ -206,7 +206,7 @@ class WinePrefix:
         say(f"private wine prefix {self.path} ready in {time.time() - t0:.1f} s")
 
     def wine(self, *args, timeout=120):
-        return self._run(["wine", *args], timeout=timeout)
+        return self._run([require_tool("wine"), *args], timeout=timeout)
 
     def kill(self):
         self._run(["wineserver", "-k"])

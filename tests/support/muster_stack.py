@@ -76,7 +76,7 @@ def require_tool(name):
     path = shutil.which(name)
     if not path:
         raise StackError(f"required program '{name}' not found on PATH "
-                         f"(ci/install-deps.sh installs it)")
+                         f"(a ci/install-*.sh script installs it; ci/check-tools.sh checks that one does)")
     return path
 
 
