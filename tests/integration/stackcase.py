@@ -37,10 +37,15 @@ class StackTestCase(unittest.TestCase):
         cls.stack = MusterStack(cls.state_dir, agents=cls.AGENTS, xmpp_server=cls.XMPP_SERVER)
         cls.addClassCleanup(cls._tear_down_stack)
         try:
+            cls.prepare_stack(cls.stack)
             cls.stack.start()
         except BaseException:
             cls._failed = True
             raise
+
+    @classmethod
+    def prepare_stack(cls, stack):
+        """Called before the stack starts: a test class may change it here."""
 
     @classmethod
     def _tear_down_stack(cls):

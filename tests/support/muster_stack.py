@@ -360,6 +360,8 @@ class MusterStack:
         # sessions at 20 s are 500 asks a second, so benchmarks set more.
         self.xmpp_read_timeout = 20
         self.ejabberd_node = None  # Erlang node name, when xmpp_server is ejabberd
+        # A StoreProxy (store_proxy.py) the hub reaches Redis through, if set.
+        self.store_proxy = None
         # The XMPP host name the hub hands to enrolling agents, and how long an
         # enrollment may take (subclasses: by name, or under an emulator).
         self.agent_xmpp_host = "127.0.0.1"
@@ -592,6 +594,10 @@ class MusterStack:
         self._wait_port(proc, port)
         wait_until(lambda: self.redis_cli("PING").strip() == "PONG", 15, "redis PING",
                    check=proc.check_running)
+
+    def store_port(self):
+        """The port the hub reaches the store on: Redis's, or its proxy's."""
+        return self.store_proxy.port if self.store_proxy else self.ports["redis"]
 
     def redis_cli(self, *args):
         res = subprocess.run([require_tool("redis-cli"), "-h", "127.0.0.1",
@@ -903,7 +909,7 @@ threads = 8
 
 [store]
 host = 127.0.0.1
-port = {self.ports['redis']}
+port = {self.store_port()}
 password =
 
 [region]
@@ -1243,7 +1249,7 @@ threads = 8
 
 [store]
 host = 127.0.0.1
-port = {self.ports['redis']}
+port = {self.store_port()}
 password =
 
 [master]

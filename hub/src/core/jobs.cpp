@@ -170,7 +170,13 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
   const std::string statement_text = proto::encode(statement);
   auto signature = keys_.signer->sign_base64(statement_text);
   if (!signature) throw std::runtime_error(signature.error().message);
+  // The job watch knows the job before its records exist (it finds none and
+  // forgets it); the records are written all or nothing, so neither the
+  // watch nor a store that keeps only part of the last second's writes ever
+  // sees a job without its tasks.
   std::vector<Command> writes;
+  writes.push_back({"ZADD", keys::kRunningJobs, format_time(created + kJobWatchStallSeconds), job_id});
+  writes.push_back({"MULTI"});
   writes.push_back({"HSET", keys::job(job_id), "tenant", principal.tenant, "created_by", principal.token_id,
                     "command", req.command.value_or(""), "argv",
                     req.command ? "" : proto::dump(proto::JsonBuilder().add("a", req.argv).release()->child),
@@ -194,6 +200,7 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
     ++index;
   }
   writes.push_back(std::move(task_list));
+  writes.push_back({"EXEC"});
   writes.push_back({"ZADD", keys::tenant_jobs(principal.tenant), now, job_id});
   // Enqueue last: a master never sees a task whose records are not written.
   for (const auto& agent_id : chosen) {
@@ -202,6 +209,9 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
   }
   for (const auto& reply : store_.pipeline(writes)) {
     if (reply.kind == Reply::Kind::error) throw StoreError("writing job " + job_id + ": " + reply.text);
+    for (const auto& queued : reply.elements) {  // EXEC: the replies of the job's records
+      if (queued.kind == Reply::Kind::error) throw StoreError("writing job " + job_id + ": " + queued.text);
+    }
   }
   return result;
 }

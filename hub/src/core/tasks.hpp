@@ -62,6 +62,34 @@ std::vector<ClaimDecision> claim_for_dispatch(Store& store,
 // of a halted job, and let a finished job expire after its retention.
 void follow_up(Store& store, const std::string& job_id, const TransitionOutcome& outcome);
 
+// A running job that has not moved for this long is looked at by the job watch.
+inline constexpr double kJobWatchStallSeconds = 10;
+inline constexpr double kJobWatchLongestIntervalSeconds = 300;
+
+// What the job watch found and did to one job (watch_job).
+struct JobWatchOutcome {
+  enum class Kind { gone, finished_before, not_due, looked };
+  struct TaskRef {
+    std::string agent_id, shard, state;
+  };
+  Kind kind = Kind::gone;
+  bool job_finished = false;  // this look ended the job
+  double next_look = 0;       // unix time; set for not_due and looked
+  double timeout_s = 0;
+  std::vector<TaskRef> to_enqueue;  // pending with a free slot: to go back on their shard's queue
+  std::vector<TaskRef> active;      // dispatched or running: to be on their shard's in-flight watch
+};
+// The job watch's look at one running job, in one script: a job that has not
+// moved for `stall_s` (or any job, with `force`, after a store outage) has its
+// counters recounted from its tasks, its pending tasks ended past the
+// deadline or once the job is cancelled or halted, and otherwise, while a
+// concurrency slot is free, every pending task handed back for queueing; the
+// caller puts those on their queues and the active ones on the in-flight watch.
+// A job that never moves is looked at less and less often, down to once per
+// `longest_interval_s`, but always at its deadline.
+JobWatchOutcome watch_job(Store& store, const std::string& job_id, bool force, double stall_s,
+                          double longest_interval_s);
+
 // Appends the task to its agent's shard queue.
 void enqueue_task(Store& store, const std::string& job_id, const std::string& agent_id);
 

@@ -86,7 +86,9 @@ void ComponentLink::on_event(xmpp_conn_t*, xmpp_conn_event_t event, int error, x
     if (self->handlers_.on_connected) self->handlers_.on_connected();
     return;
   }
-  const int delay_ms = std::min(30000, 250 << std::min(self->failures_, 7));
+  // The XMPP server sits next to its masters: retrying once a second costs
+  // nothing, and a restarted server is back in use within that second.
+  const int delay_ms = std::min(1000, 250 << std::min(self->failures_, 2));
   ++self->failures_;
   std::cerr << "muster-hub master: component link down (error " << error << "); retry in " << delay_ms << " ms"
             << std::endl;

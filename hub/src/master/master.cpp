@@ -107,7 +107,9 @@ Master::Master(const RegionConfig& region, std::string shard, Store& store, std:
             send(reply.get());
           }
         });
-      }) {}
+      },
+      [this] { note_store_failure(); }),
+      job_watch_(store, kAckWaitSeconds, kResultGraceSeconds) {}
 
 Master::~Master() { stop(); }
 
@@ -176,9 +178,23 @@ void Master::dispatch_loop() {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      // Control requests are always read; tasks only while the window has room.
+      if (store_failed_.exchange(false)) recover_from_store_outage();
+      if (resend_inflight_.exchange(false)) {
+        const Reply inflight = store_.run({"ZRANGE", keys::inflight(shard_), "0", "-1"});
+        std::vector<std::string> members;
+        for (const auto& m : inflight.elements) members.push_back(m.text);
+        log("component link up: looking again at " + std::to_string(members.size()) + " task(s) in flight");
+        look_again(members, false);
+      }
+      // Control requests are always read; tasks only while the window has
+      // room and the component link is up (a task sent into a link that is
+      // down goes nowhere and would wait for the sweep to resend it).
       long room = window_room();
       if (room < kMinBatch) room = wait_for_room();
+      if (!link_.connected()) {
+        room = 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
       Command read{"XREADGROUP", "GROUP", keys::kMasterGroup, consumer_, "COUNT",
                    std::to_string(std::clamp(room, 1L, 512L))};
       // With the window full, control requests are only polled: the wait for
@@ -229,6 +245,7 @@ void Master::dispatch_loop() {
       }
     } catch (const std::exception& e) {
       log(std::string("store: ") + e.what() + "; retrying");
+      note_store_failure();
       client = nullptr;
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
@@ -377,23 +394,33 @@ void Master::sweep() {
   // Sent tasks to look at again.
   const Reply due = store_.run({"ZRANGEBYSCORE", keys::inflight(shard_), "-inf", now, "LIMIT", "0",
                                 std::to_string(kSweepLimit)});
-  for (const auto& member : due.elements) {
-    const auto bar = member.text.find('|');
-    const std::string job_id = member.text.substr(0, bar), agent_id = member.text.substr(bar + 1);
+  std::vector<std::string> members;
+  for (const auto& member : due.elements) members.push_back(member.text);
+  look_again(members, true);
+  job_watch_.run(false);
+}
+
+void Master::look_again(const std::vector<std::string>& members, bool due) {
+  const std::string now = format_time(unix_time());
+  for (const auto& member : members) {
+    const auto bar = member.find('|');
+    if (bar == std::string::npos) continue;
+    const std::string job_id = member.substr(0, bar), agent_id = member.substr(bar + 1);
     const auto replies = store_.pipeline({{"HMGET", keys::task(job_id, agent_id), "state", "task_id", "proof"},
                                           {"HGET", keys::agent(agent_id), "status"}});
     if (replies[0].elements.size() != 3) continue;
     const std::string& state = replies[0].elements[0].text;
     if (state == "dispatched" && replies[1].text == "online") {
       send_tasks({{job_id, agent_id, replies[0].elements[1].text, replies[0].elements[2].text}},
-                 {{"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), member.text}});
+                 {{"ZADD", keys::inflight(shard_), format_time(unix_time() + kAckWaitSeconds), member}});
     } else if (state == "dispatched") {
-      store_.run({"ZREM", keys::inflight(shard_), member.text});
+      store_.run({"ZREM", keys::inflight(shard_), member});
       const auto outcome = transition_task(store_, job_id, agent_id, "pending", {"dispatched"});
       if (outcome.moved) park(job_id, agent_id);
       follow_up(store_, job_id, outcome);
     } else if (state == "running") {
-      store_.run({"ZREM", keys::inflight(shard_), member.text});
+      if (!due) continue;
+      store_.run({"ZREM", keys::inflight(shard_), member});
       const auto outcome = transition_task(
           store_, job_id, agent_id, "failed", {"running"},
           {"error", "lost: no result within the task timeout plus " + std::to_string(static_cast<int>(kResultGraceSeconds)) +
@@ -401,9 +428,18 @@ void Master::sweep() {
            "finished_at", now});
       follow_up(store_, job_id, outcome);
     } else {
-      store_.run({"ZREM", keys::inflight(shard_), member.text});
+      store_.run({"ZREM", keys::inflight(shard_), member});
     }
   }
+}
+
+void Master::recover_from_store_outage() {
+  const std::size_t repaired = job_watch_.run(true);
+  log("store reachable again: job watch repaired " + std::to_string(repaired) +
+      " job(s); greeting the online agents so they resend their results");
+  link_.post([this] {
+    if (link_.connected()) on_connected();
+  });
 }
 
 void Master::handle_control(const Reply& fields) {
@@ -494,6 +530,7 @@ void Master::send_admin_command(const std::string& id, const std::string& node,
 }
 
 void Master::on_connected() {
+  resend_inflight_ = true;
   // Directed presence is not replayed to a component that reconnects: ask
   // the server who is online and greet them; each agent answers with its
   // presence and resends unacknowledged results.
@@ -573,6 +610,7 @@ void Master::on_stanza(xmpp_stanza_t* stanza) {
     }
   } catch (const StoreError& e) {
     log(std::string("store: ") + e.what());
+    note_store_failure();
     if (name == "iq" && type == "set") {
       // The agent keeps the result in its spool and sends it again.
       auto error = proto::make_iq_error(link_.ctx(), id, from, "wait", "internal-server-error", "store unavailable");

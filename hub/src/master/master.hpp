@@ -15,6 +15,7 @@
 
 #include "config.hpp"
 #include "master/component_link.hpp"
+#include "master/job_watch.hpp"
 #include "master/recorder.hpp"
 #include "store/store.hpp"
 
@@ -50,6 +51,16 @@ class Master {
   long wait_for_room();
   void park(const std::string& job_id, const std::string& agent_id);
   void sweep();
+  // Looks again at in-flight tasks ("<job>|<agent>"): resends those still
+  // unacknowledged, parks those whose agent is offline; `due` (the sweep):
+  // also gives up running tasks whose result is overdue.
+  void look_again(const std::vector<std::string>& members, bool due);
+  // After the store was unreachable: the job watch looks at every running job
+  // at once, and the online agents are greeted so that they resend the
+  // results the master could not record.
+  void recover_from_store_outage();
+  // Any thread: a store command failed; recovery runs once it answers again.
+  void note_store_failure() { store_failed_ = true; }
   void cancel_running(const std::string& job_id);
   std::string agent_jid(const std::string& agent_id) const;
   void handle_control(const Reply& fields);
@@ -82,12 +93,17 @@ class Master {
   ComponentLink link_;
   std::string consumer_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> store_failed_{false};
+  // Set when the component link (re)connects: tasks sent while it was down
+  // went nowhere and are resent at once rather than after kAckWaitSeconds.
+  std::atomic<bool> resend_inflight_{false};
   std::atomic<long> awaiting_answer_{0};  // tasks sent, not yet answered
   std::optional<std::chrono::steady_clock::time_point> window_full_since_;
   std::mutex room_mutex_;
   std::condition_variable room_freed_;
   std::thread dispatcher_;
   Recorder recorder_;
+  JobWatch job_watch_;
 };
 
 }  // namespace muster::hub

@@ -18,8 +18,13 @@ std::string member(const Recorder::Report& r) { return r.job_id + "|" + r.agent_
 
 }  // namespace
 
-Recorder::Recorder(Store& store, std::string shard, double result_grace_s, AnswerSink answers)
-    : store_(store), shard_(std::move(shard)), result_grace_s_(result_grace_s), answers_(std::move(answers)) {}
+Recorder::Recorder(Store& store, std::string shard, double result_grace_s, AnswerSink answers,
+                   std::function<void()> on_store_failure)
+    : store_(store),
+      shard_(std::move(shard)),
+      result_grace_s_(result_grace_s),
+      answers_(std::move(answers)),
+      on_store_failure_(std::move(on_store_failure)) {}
 
 Recorder::~Recorder() { stop(); }
 
@@ -103,6 +108,7 @@ void Recorder::record(std::vector<Report>& batch) {
     record_results(results, answers);
   } catch (const StoreError& e) {
     log(std::string("store: ") + e.what() + "; " + std::to_string(batch.size()) + " report(s) not recorded");
+    if (on_store_failure_) on_store_failure_();
     // Agents send unacknowledged results again; unacknowledged tasks are
     // sent again by the sweep, and the agents' journals acknowledge them.
     answers.clear();

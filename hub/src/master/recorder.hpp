@@ -37,7 +37,9 @@ class Recorder {
 
   // `result_grace_s`: how long past its timeout a running task may stay
   // without a result before the sweep gives it up.
-  Recorder(Store& store, std::string shard, double result_grace_s, AnswerSink answers);
+  // `on_store_failure`: called when a batch could not be recorded.
+  Recorder(Store& store, std::string shard, double result_grace_s, AnswerSink answers,
+           std::function<void()> on_store_failure);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -56,6 +58,7 @@ class Recorder {
   const std::string shard_;
   const double result_grace_s_;
   AnswerSink answers_;
+  std::function<void()> on_store_failure_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Report> queue_;

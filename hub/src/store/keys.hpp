@@ -21,6 +21,9 @@ inline std::string label_agents(const std::string& tenant, const std::string& ke
 }
 // "1" once every agent enrolled before the label index existed is in it.
 inline const char* kLabelIndexVersion = "muster:label-index-version";
+// Every running job, scored by when the job watch is to look at it next
+// (master/job_watch.hpp). One key, outside any job's slot.
+inline const char* kRunningJobs = "muster:running-jobs";
 inline std::string tenant_jobs(const std::string& tenant) { return "muster:jobs:{" + tenant + "}"; }
 
 inline std::string job(const std::string& job_id) { return "muster:job:{" + job_id + "}"; }
