@@ -111,14 +111,15 @@ void Agent::acknowledge_late_tasks(Clock::time_point now) {
 // A result for a task that did not run to its end here: interrupted by a
 // crash, or cancelled before it arrived.
 void Agent::report_unrun(const std::string& task_id, const std::string& job_id, proto::TaskOutcome state,
-                         const std::string& why) {
+                         const std::string& why, double started_at) {
   proto::TaskResult result;
   result.task_id = task_id;
   result.job_id = job_id;
   result.state = state;
   result.error = why;
-  result.started_at = unix_now();
-  result.finished_at = result.started_at;
+  result.finished_at = unix_now();
+  result.started_at = started_at > 0 && started_at <= result.finished_at ? started_at : result.finished_at;
+  result.duration_ms = static_cast<std::int64_t>((result.finished_at - result.started_at) * 1000);
   keep_result(result);
 }
 
@@ -140,10 +141,16 @@ proto::Status Agent::open() {
   platform::adopt_orphans();
   for (const auto& task : journal_.interrupted()) {
     if (spool_.contains(task.task_id) || !proto::is_uuid(task.job_id)) continue;
-    LOG_WARN("task %s was interrupted by the last stop of this agent; reporting it failed", task.task_id.c_str());
+    // What is left of its process tree must not run on unnoticed.
+    const bool killed = platform::end_leftover_tree(task.tree) == platform::Leftover::killed;
+    LOG_WARN("task %s was interrupted by the last stop of this agent%s; reporting it failed", task.task_id.c_str(),
+             killed ? " and its processes were still running: killed them" : "");
     report_unrun(task.task_id, task.job_id, proto::TaskOutcome::failed,
-                 "interrupted: the agent stopped (crash, kill or power loss) while the task was running; "
-                 "it is not run again");
+                 killed ? "interrupted: the agent stopped (crash or kill) while the task was running; its "
+                          "processes ran on and were killed when the agent restarted; it is not run again"
+                        : "interrupted: the agent stopped (crash, kill or power loss) while the task was "
+                          "running; no process of it was left at the agent's restart; it is not run again",
+                 task.started_at);
   }
 
   if (owns_ctx_) {
@@ -304,6 +311,12 @@ void Agent::handle_task(xmpp_stanza_t* iq, const std::string& id) {
   }
   pending_acks_[task->task_id] = PendingAck{id, from, Clock::now() + kCombineWindow};
   runner_.start(*task);
+  if (runner_.running(task->task_id)) {
+    if (auto noted = journal_.record_tree(task->task_id, runner_.tree_record(task->task_id), unix_now()); !noted) {
+      LOG_WARN("cannot journal the process tree of task %s: %s", task->task_id.c_str(),
+               noted.error().message.c_str());
+    }
+  }
 }
 
 void Agent::handle_cancel(xmpp_stanza_t* iq, const std::string& id, const std::string& payload) {

@@ -71,8 +71,9 @@ class Agent {
   void handle_task(xmpp_stanza_t* iq, const std::string& id);
   void acknowledge_late_tasks(Clock::time_point now);
   void handle_cancel(xmpp_stanza_t* iq, const std::string& id, const std::string& payload);
+  // `started_at`: when it started, if it did (unix time; 0: it never ran).
   void report_unrun(const std::string& task_id, const std::string& job_id, proto::TaskOutcome state,
-                    const std::string& why);
+                    const std::string& why, double started_at = 0);
   void keep_result(const proto::TaskResult& result);
   void handle_result_reply(xmpp_stanza_t* iq, const std::string& task_id, bool acknowledged);
   void send_result(const std::string& task_id, Spool::Entry& entry);

@@ -1,5 +1,7 @@
 #include "journal.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "platform/fs.hpp"
@@ -35,6 +37,12 @@ proto::Status Journal::load() {
     // A torn last line still names its task: treat it as started.
     if (kind == "start" && !task_id.empty()) {
       started_[task_id] = job_id;
+    } else if (kind == "tree" && !task_id.empty() && !job_id.empty()) {
+      // The third word is the tree record here; the fourth its start time.
+      const std::string started = next_word();
+      char* end = nullptr;
+      const double at = std::strtod(started.c_str(), &end);
+      trees_[task_id] = {job_id, end != started.c_str() && at > 0 ? at : 0};
     } else if (kind == "done" && !task_id.empty()) {
       done_.insert(task_id);
     }
@@ -48,6 +56,19 @@ proto::Status Journal::record_start(const std::string& task_id, const std::strin
   return status;
 }
 
+proto::Status Journal::record_tree(const std::string& task_id, const std::string& tree_record, double started_at) {
+  if (tree_record.empty()) return proto::Ok{};
+  std::FILE* f = platform::open_append(path_);
+  if (f == nullptr) return proto::Error{proto::ErrorCode::io, "cannot open " + path_};
+  char started[32];
+  std::snprintf(started, sizeof started, "%.3f", started_at);
+  const std::string line = "tree " + task_id + " " + tree_record + " " + started + "\n";
+  const bool ok = std::fputs(line.c_str(), f) >= 0;
+  if (std::fclose(f) != 0 || !ok) return proto::Error{proto::ErrorCode::io, "cannot append to " + path_};
+  trees_[task_id] = {tree_record, started_at};
+  return proto::Ok{};
+}
+
 proto::Status Journal::record_done(const std::string& task_id) {
   auto status = platform::append_line_durable(path_, "done " + task_id);
   if (status) done_.insert(task_id);
@@ -57,7 +78,13 @@ proto::Status Journal::record_done(const std::string& task_id) {
 std::vector<Journal::Interrupted> Journal::interrupted() const {
   std::vector<Interrupted> out;
   for (const auto& [task_id, job_id] : started_) {
-    if (done_.count(task_id) == 0) out.push_back({task_id, job_id});
+    if (done_.count(task_id) != 0) continue;
+    auto tree = trees_.find(task_id);
+    if (tree == trees_.end()) {
+      out.push_back({task_id, job_id, {}, 0});
+    } else {
+      out.push_back({task_id, job_id, tree->second.first, tree->second.second});
+    }
   }
   return out;
 }

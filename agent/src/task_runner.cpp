@@ -19,6 +19,11 @@ double unix_now() {
 TaskRunner::TaskRunner(ChunkSink on_chunk, ResultSink on_result, std::string task_user)
     : task_user_(std::move(task_user)), on_chunk_(std::move(on_chunk)), on_result_(std::move(on_result)) {}
 
+std::string TaskRunner::tree_record(const std::string& task_id) const {
+  auto it = tasks_.find(task_id);
+  return it == tasks_.end() ? std::string{} : it->second->child->tree_record();
+}
+
 void TaskRunner::start(const proto::Task& task) {
   if (builtin_noop_) {
     proto::TaskResult result;

@@ -27,6 +27,8 @@ class TaskRunner {
   // From now on every task "succeeds" at once without a process (benchmarks).
   void use_builtin_noop() { builtin_noop_ = true; }
   bool running(const std::string& task_id) const { return tasks_.count(task_id) != 0; }
+  // The running task's ChildProcess::tree_record() (empty if not running).
+  std::string tree_record(const std::string& task_id) const;
   bool active() const { return !tasks_.empty(); }
   std::size_t size() const { return tasks_.size(); }
   // Reads output, enforces timeouts, reports finished tasks.

@@ -142,6 +142,43 @@ TEST(Journal, StartedWithoutDoneIsInterrupted) {
   EXPECT_TRUE(fresh.contains(a));
 }
 
+TEST(Journal, InterruptedTaskKeepsItsTreeRecordAndStart) {
+  TempDir dir;
+  const std::string a = proto::new_uuid();
+  const std::string b = proto::new_uuid();
+  {
+    Journal j(dir.file("journal"));
+    ASSERT_TRUE(j.record_start(a, kJob).ok());
+    ASSERT_TRUE(j.record_tree(a, "4242:987654", 1796000000.25).ok());
+    ASSERT_TRUE(j.record_start(b, kJob).ok());
+    ASSERT_TRUE(j.record_tree(b, "", 1796000001).ok());  // no tree to find later: nothing written
+  }
+  Journal fresh(dir.file("journal"));
+  ASSERT_TRUE(fresh.load().ok());
+  auto interrupted = fresh.interrupted();
+  ASSERT_EQ(interrupted.size(), 2u);
+  if (interrupted[0].task_id != a) std::swap(interrupted[0], interrupted[1]);
+  EXPECT_EQ(interrupted[0].tree, "4242:987654");
+  EXPECT_DOUBLE_EQ(interrupted[0].started_at, 1796000000.25);
+  EXPECT_EQ(interrupted[1].tree, "");
+  EXPECT_EQ(interrupted[1].started_at, 0);
+}
+
+TEST(Journal, AMalformedTreeLineIsNoStart) {
+  TempDir dir;
+  const std::string a = proto::new_uuid();
+  {
+    std::ofstream f(dir.file("journal"));
+    f << "start " << a << " " << kJob << "\ntree " << a << "\ntree " << a << " 1:2 notatime\n";
+  }
+  Journal j(dir.file("journal"));
+  ASSERT_TRUE(j.load().ok());
+  const auto interrupted = j.interrupted();
+  ASSERT_EQ(interrupted.size(), 1u);
+  EXPECT_EQ(interrupted[0].tree, "1:2");
+  EXPECT_EQ(interrupted[0].started_at, 0);
+}
+
 TEST(Journal, RecordedIdsSurviveARestart) {
   TempDir dir;
   const std::string a = proto::new_uuid();

@@ -440,3 +440,38 @@ TEST_F(TaskRunnerTest, TimeoutKillsAMainProcessThatLeftItsGroup) {
   ASSERT_TRUE(finished) << "no result 3 s after the timeout";
   EXPECT_EQ(results.front().state, proto::TaskOutcome::timed_out);
 }
+
+// What a restarted agent does with the tree record of a task its previous
+// run left behind.
+TEST(LeftoverTree, KillsTheWholeGroupOfTheRecordedLeader) {
+  namespace platform = muster::agent::platform;
+  platform::ProcessSpec spec;
+  spec.shell_command = "sleep 30121 & sleep 30122";
+  auto child = platform::start_process(spec);
+  ASSERT_TRUE(child.ok());
+  const std::string record = (*child)->tree_record();
+  ASSERT_NE(record.find(':'), std::string::npos) << record;
+  EXPECT_EQ(platform::end_leftover_tree(record), platform::Leftover::killed);
+  EXPECT_TRUE(no_process_matching_within("30121", std::chrono::seconds(2)));
+  EXPECT_TRUE(no_process_matching_within("30122", std::chrono::seconds(2)));
+  // Nothing left: nothing to kill.
+  (*child)->try_wait();
+  EXPECT_TRUE(no_process_matching_within("30122", std::chrono::seconds(2)));
+}
+
+TEST(LeftoverTree, LeavesALaterProcessWithTheSameIdAlone) {
+  namespace platform = muster::agent::platform;
+  platform::ProcessSpec spec;
+  spec.shell_command = "sleep 30123";
+  auto child = platform::start_process(spec);
+  ASSERT_TRUE(child.ok());
+  const std::string record = (*child)->tree_record();
+  // The same id with another start time: a process that only reused the id.
+  const std::string reused = record.substr(0, record.find(':') + 1) + "1";
+  EXPECT_EQ(platform::end_leftover_tree(reused), platform::Leftover::none);
+  EXPECT_FALSE(no_process_matching_within("30123", std::chrono::milliseconds(300)));
+  for (const char* junk : {"", ":", "abc:1", "1:1", "-5:1", "99999999999999999999:1"}) {
+    EXPECT_EQ(platform::end_leftover_tree(junk), platform::Leftover::none) << junk;
+  }
+  (*child)->kill_tree();
+}

@@ -2,12 +2,16 @@
 delivery deadline, and an agent that goes silent without closing its stream.
 Counts come from the API and the agents' journals; times are printed."""
 
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import unittest
+from pathlib import Path
 
 from stackcase import StackTestCase, wait_until
+from muster_stack import pid_alive  # noqa: E402  (stackcase puts tests/support on the path)
 
 
 def report(line):
@@ -30,30 +34,45 @@ class AgentFaultsTest(StackTestCase):
         wait_until(lambda: self.status(i) == "offline", 30, f"agent {i} to show offline")
 
     def test_1_agent_killed_mid_task(self):
+        # The task's tree must not outlive its agent unnoticed: the restarted
+        # agent finds what is left of it (the journal's tree record), kills it
+        # and says so; the task does not reach its end anywhere.
         self.addCleanup(self.ensure_online, 1)
-        job_id = self.stack.submit_job({"command": "sleep 5; echo finished",
+        marks = Path(tempfile.mkdtemp(prefix="muster-kill-"))
+        marks.chmod(0o777)
+        self.addCleanup(shutil.rmtree, marks, True)
+        pid_file, end_file = marks / "pid", marks / "reached-its-end"
+        job_id = self.stack.submit_job({"command": f"echo $$ > {pid_file}; sleep 6; touch {end_file}",
                                         "targets": {"agents": [self.uuid(1)]}, "timeout_s": 60})
         task = wait_until(lambda: [t for t in self.stack.tasks(job_id) if t["state"] == "running"],
                           30, "the task to run")[0]
-        wait_until(lambda: task["task_id"] in self.stack.agent_journal(1), 10,
-                   "the journal to record the start")
+        wait_until(lambda: task["task_id"] in self.stack.agent_journal(1) and pid_file.exists()
+                   and pid_file.read_text().strip(), 10, "the journal to record the start")
+        task_pid = int(pid_file.read_text())
         time.sleep(1)
         self.stack.kill_agent(1)
         time.sleep(1)
+        left_running = pid_alive(task_pid)
         t_restart = time.monotonic()
         self.stack.start_agent(1)
         job = self.stack.wait_job(job_id, timeout=90)
         took = time.monotonic() - t_restart
         task = self.stack.tasks(job_id)[0]
         starts = self.stack.agent_journal(1).count(task["task_id"])
-        report(f"agent kill -9 mid-task: final state {task['state']} {took:.1f}s after the "
-               f"restart; error {task['error']!r}; journal starts {starts}")
+        wait_until(lambda: not pid_alive(task_pid), 10, "the task's shell to be gone")
+        time.sleep(7)  # past the task's own end
+        report(f"agent kill -9 mid-task: task shell alive while the agent was dead: {left_running}; "
+               f"final state {task['state']} {took:.1f}s after the restart; duration "
+               f"{task['duration_ms']} ms; error {task['error']!r}; journal starts {starts}; "
+               f"reached its end: {end_file.exists()}")
         self.assertEqual(job["state"], "failed", job)
         self.assertEqual(task["state"], "failed", task)
         self.assertTrue((task["error"] or "").startswith("interrupted"), task)
+        if left_running:
+            self.assertIn("killed when the agent restarted", task["error"])
+        self.assertGreater(task["duration_ms"] or 0, 1000, "the duration runs from the task's real start")
+        self.assertFalse(end_file.exists(), "no process of the task outlived the agent's restart")
         self.assertEqual(starts, 1)
-        # The task did not run on to its end anywhere.
-        self.assertNotIn("finished", task["stdout"] or "")
         # Waiting longer (a resend period and more) does not start it again.
         self.stack.wait_agents_online([1], timeout=60)
         job2, _ = self.stack.run_job({"command": "true", "targets": {"agents": [self.uuid(1)]}})

@@ -43,7 +43,17 @@ class ChildProcess {
   virtual void kill_tree() = 0;
   // Stops reading: closes the pipes (for trees that escaped and keep them open).
   virtual void close_output() = 0;
+  // What a later run of the agent needs to find this tree again if the agent
+  // dies first (see end_leftover_tree); one word, no blanks. Empty where the
+  // tree cannot outlive the agent (Windows: the Job Object is killed when the
+  // agent's handle to it closes).
+  virtual std::string tree_record() const = 0;
 };
+
+enum class Leftover { none, killed };
+// At start: kills whatever is left of a task tree that a previous run of the
+// agent started (its tree_record()), and says whether anything was.
+Leftover end_leftover_tree(const std::string& tree_record);
 
 // Starts a child; the error says why it could not run (e.g. no such program).
 proto::Result<std::unique_ptr<ChildProcess>> start_process(const ProcessSpec& spec);

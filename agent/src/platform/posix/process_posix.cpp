@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 
+#include "platform/fs.hpp"
 #include "platform/process.hpp"
 
 namespace muster::agent::platform {
@@ -20,6 +21,26 @@ namespace {
 
 using proto::Error;
 using proto::ErrorCode;
+
+// The process's start time in clock ticks since boot (field 22 of
+// /proc/PID/stat), or "" if there is no such process.
+std::string start_time_of(pid_t pid) {
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return {};
+  // The command name (field 2) may hold blanks and parentheses: count from
+  // the last ')'.
+  const auto close = stat->rfind(')');
+  if (close == std::string::npos) return {};
+  std::size_t pos = close + 1;
+  for (int field = 3; field <= 22; ++field) {
+    pos = stat->find_first_not_of(' ', pos);
+    if (pos == std::string::npos) return {};
+    const auto end = stat->find(' ', pos);
+    if (field == 22) return stat->substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end;
+  }
+  return {};
+}
 
 // Task processes still owned by a ChildProcess, with the status that
 // reap_orphans() collected if it reaped one first.
@@ -104,6 +125,10 @@ class PosixChild final : public ChildProcess {
     close_fd(fds_[1]);
   }
 
+  // "<group id>:<start time of its leader>": the start time tells the
+  // leader from a later process that was given the same id.
+  std::string tree_record() const override { return std::to_string(pid_) + ":" + start_time_of(pid_); }
+
  private:
   pid_t pid_;
   int fds_[2];
@@ -111,6 +136,7 @@ class PosixChild final : public ChildProcess {
 };
 
 bool make_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC) == 0; }
+
 
 }  // namespace
 
@@ -213,6 +239,25 @@ void reap_orphans() {
     auto it = tracked_children().find(pid);
     if (it != tracked_children().end()) it->second = status;
   }
+}
+
+Leftover end_leftover_tree(const std::string& tree_record) {
+  const auto colon = tree_record.find(':');
+  if (colon == std::string::npos || colon == 0) return Leftover::none;
+  long group = 0;
+  for (char c : tree_record.substr(0, colon)) {
+    if (c < '0' || c > '9' || group > 1L << 30) return Leftover::none;
+    group = group * 10 + (c - '0');
+  }
+  if (group <= 1) return Leftover::none;
+  const std::string recorded_start = tree_record.substr(colon + 1);
+  // A live process with the group's id that started at another time is not
+  // our leader, and then our group is gone: the kernel does not hand out an
+  // id that still names a process group.
+  const std::string start = start_time_of(static_cast<pid_t>(group));
+  if (!start.empty() && start != recorded_start) return Leftover::none;
+  // The leader may be gone while the rest of its group runs on.
+  return ::kill(static_cast<pid_t>(-group), SIGKILL) == 0 ? Leftover::killed : Leftover::none;
 }
 
 }  // namespace muster::agent::platform

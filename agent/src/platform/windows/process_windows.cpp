@@ -120,6 +120,9 @@ class WindowsChild final : public ChildProcess {
     close_handle(pipes_[1]);
   }
 
+  // KILL_ON_JOB_CLOSE: the tree dies with the agent, nothing to find later.
+  std::string tree_record() const override { return {}; }
+
  private:
   HANDLE process_;
   HANDLE job_;
@@ -251,5 +254,6 @@ proto::Result<std::unique_ptr<ChildProcess>> start_process(const ProcessSpec& sp
 // or reap as on POSIX.
 void adopt_orphans() {}
 void reap_orphans() {}
+Leftover end_leftover_tree(const std::string&) { return Leftover::none; }
 
 }  // namespace muster::agent::platform
