@@ -22,6 +22,7 @@ constexpr auto kCombineWindow = std::chrono::milliseconds(50);
 // A result sent with its task's answer is kept this long, unsent, in case the
 // master missed it and sends the task again (it does within a minute).
 constexpr auto kKeepAnswered = std::chrono::minutes(10);
+constexpr auto kKeepAcknowledged = std::chrono::minutes(2);
 constexpr auto kPingInterval = std::chrono::seconds(60);
 constexpr int kMaxBackoffSeconds = 60;
 constexpr const char* kResultIdPrefix = "result-";
@@ -209,7 +210,9 @@ void Agent::announce() {
   facts.labels = state_.labels;
   auto presence = proto::make_facts_presence(ctx_, state_.enrollment.master_jid, proto::encode(facts));
   xmpp_send(conn_, presence.get());
-  for (auto& [task_id, entry] : spool_.entries()) send_result(task_id, entry);
+  for (auto& [task_id, entry] : spool_.entries()) {
+    if (!entry.acknowledged) send_result(task_id, entry);
+  }
 }
 
 void Agent::handle_disconnected(int error) {
@@ -345,7 +348,9 @@ void Agent::handle_result_reply(xmpp_stanza_t* iq, const std::string& task_id, b
   if (!from_master(iq)) return;  // only the master may release a result
   if (acknowledged) {
     LOG_DEBUG("result of task %s acknowledged", task_id.c_str());
-    spool_.acknowledge(task_id);
+    spool_.settle(task_id);
+    auto it = spool_.entries().find(task_id);
+    if (it != spool_.entries().end()) it->second.last_sent = Clock::now();
   } else {
     LOG_WARN("result of task %s not accepted (%s); kept for resend", task_id.c_str(),
              proto::error_description(iq).c_str());
@@ -358,6 +363,7 @@ void Agent::send_result(const std::string& task_id, Spool::Entry& entry) {
   xmpp_send(conn_, iq.get());
   entry.last_sent = Clock::now();
   entry.answered_with_task = false;  // now it waits for the master's ack
+  entry.acknowledged = false;
 }
 
 void Agent::resend_stale_results(Clock::time_point now) {
@@ -365,7 +371,9 @@ void Agent::resend_stale_results(Clock::time_point now) {
   last_resend_scan_ = now;
   std::vector<std::string> expired;
   for (auto& [task_id, entry] : spool_.entries()) {
-    if (entry.answered_with_task) {
+    if (entry.acknowledged) {
+      if (now - entry.last_sent >= kKeepAcknowledged) expired.push_back(task_id);
+    } else if (entry.answered_with_task) {
       if (now - entry.last_sent >= kKeepAnswered) expired.push_back(task_id);
     } else if (now - entry.last_sent >= kResendAfter) {
       send_result(task_id, entry);

@@ -47,8 +47,21 @@ proto::Status Spool::put(const proto::TaskResult& result) {
   return proto::Ok{};
 }
 
+void Spool::settle(const std::string& task_id) {
+  auto it = entries_.find(task_id);
+  if (it == entries_.end() || it->second.acknowledged) return;
+  it->second.acknowledged = true;
+  if (auto removed = platform::remove_file(path_for(task_id)); !removed) {
+    LOG_WARN("%s", removed.error().message.c_str());
+  }
+}
+
 void Spool::acknowledge(const std::string& task_id) {
-  if (entries_.erase(task_id) == 0) return;
+  auto it = entries_.find(task_id);
+  if (it == entries_.end()) return;
+  const bool on_disk = !it->second.acknowledged;
+  entries_.erase(it);
+  if (!on_disk) return;
   if (auto removed = platform::remove_file(path_for(task_id)); !removed) {
     LOG_WARN("%s", removed.error().message.c_str());
   }

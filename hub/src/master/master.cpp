@@ -179,13 +179,7 @@ void Master::dispatch_loop() {
         continue;
       }
       if (store_failed_.exchange(false)) recover_from_store_outage();
-      if (resend_inflight_.exchange(false)) {
-        const Reply inflight = store_.run({"ZRANGE", keys::inflight(shard_), "0", "-1"});
-        std::vector<std::string> members;
-        for (const auto& m : inflight.elements) members.push_back(m.text);
-        log("component link up: looking again at " + std::to_string(members.size()) + " task(s) in flight");
-        look_again(members, false);
-      }
+      if (link_back_.exchange(false)) look_again_at_all(Look::link_back);
       // Control requests are always read; tasks only while the window has
       // room and the component link is up (a task sent into a link that is
       // down goes nowhere and would wait for the sweep to resend it).
@@ -396,11 +390,20 @@ void Master::sweep() {
                                 std::to_string(kSweepLimit)});
   std::vector<std::string> members;
   for (const auto& member : due.elements) members.push_back(member.text);
-  look_again(members, true);
+  look_again(members, Look::due);
   job_watch_.run(false);
 }
 
-void Master::look_again(const std::vector<std::string>& members, bool due) {
+void Master::look_again_at_all(Look why) {
+  const Reply inflight = store_.run({"ZRANGE", keys::inflight(shard_), "0", "-1"});
+  std::vector<std::string> members;
+  for (const auto& m : inflight.elements) members.push_back(m.text);
+  log(std::string(why == Look::link_back ? "component link" : "store") + " back: looking again at " +
+      std::to_string(members.size()) + " task(s) in flight");
+  look_again(members, why);
+}
+
+void Master::look_again(const std::vector<std::string>& members, Look why) {
   const std::string now = format_time(unix_time());
   for (const auto& member : members) {
     const auto bar = member.find('|');
@@ -418,8 +421,12 @@ void Master::look_again(const std::vector<std::string>& members, bool due) {
       const auto outcome = transition_task(store_, job_id, agent_id, "pending", {"dispatched"});
       if (outcome.moved) park(job_id, agent_id);
       follow_up(store_, job_id, outcome);
+    } else if (state == "running" && why == Look::store_back) {
+      if (replies[1].text == "online") {
+        send_tasks({{job_id, agent_id, replies[0].elements[1].text, replies[0].elements[2].text}}, {});
+      }
     } else if (state == "running") {
-      if (!due) continue;
+      if (why != Look::due) continue;
       store_.run({"ZREM", keys::inflight(shard_), member});
       const auto outcome = transition_task(
           store_, job_id, agent_id, "failed", {"running"},
@@ -435,6 +442,7 @@ void Master::look_again(const std::vector<std::string>& members, bool due) {
 
 void Master::recover_from_store_outage() {
   const std::size_t repaired = job_watch_.run(true);
+  look_again_at_all(Look::store_back);
   log("store reachable again: job watch repaired " + std::to_string(repaired) +
       " job(s); greeting the online agents so they resend their results");
   link_.post([this] {
@@ -530,7 +538,7 @@ void Master::send_admin_command(const std::string& id, const std::string& node,
 }
 
 void Master::on_connected() {
-  resend_inflight_ = true;
+  link_back_ = true;
   // Directed presence is not replayed to a component that reconnects: ask
   // the server who is online and greet them; each agent answers with its
   // presence and resends unacknowledged results.

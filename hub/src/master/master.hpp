@@ -51,10 +51,16 @@ class Master {
   long wait_for_room();
   void park(const std::string& job_id, const std::string& agent_id);
   void sweep();
+  // Why look_again() looks: the sweep found the tasks due; the component
+  // link came back (what was sent while it was down went nowhere); the store
+  // came back (it may have lost the last results it acknowledged).
+  enum class Look { due, link_back, store_back };
   // Looks again at in-flight tasks ("<job>|<agent>"): resends those still
-  // unacknowledged, parks those whose agent is offline; `due` (the sweep):
-  // also gives up running tasks whose result is overdue.
-  void look_again(const std::vector<std::string>& members, bool due);
+  // unacknowledged and parks those whose agent is offline. Running tasks:
+  // given up as lost when due; after a store outage sent again, which an
+  // agent that has finished answers with the result it still keeps.
+  void look_again(const std::vector<std::string>& members, Look why);
+  void look_again_at_all(Look why);
   // After the store was unreachable: the job watch looks at every running job
   // at once, and the online agents are greeted so that they resend the
   // results the master could not record.
@@ -96,7 +102,7 @@ class Master {
   std::atomic<bool> store_failed_{false};
   // Set when the component link (re)connects: tasks sent while it was down
   // went nowhere and are resent at once rather than after kAckWaitSeconds.
-  std::atomic<bool> resend_inflight_{false};
+  std::atomic<bool> link_back_{false};
   std::atomic<long> awaiting_answer_{0};  // tasks sent, not yet answered
   std::optional<std::chrono::steady_clock::time_point> window_full_since_;
   std::mutex room_mutex_;
