@@ -103,7 +103,7 @@ return {'send', task[1] or '', task[2] or ''}
 constexpr const char* kWatchBody = R"lua(
 local now, stall, force, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1', ARGV[4]
 local job = redis.call('HMGET', JOB, 'state', 'concurrency', 'deadline', 'progress_at', 'created_at', 'halted',
-                       'cancel_requested', 'watched_at', 'watch_interval', 'timeout_s', 'n_pending')
+                       'cancel_requested', 'watched_at', 'watch_interval', 'timeout_s', 'n_pending', 'forced_at')
 if not job[1] then return {'gone'} end
 if job[1] ~= 'running' then return {'final'} end
 local deadline, moved_at, watched_at = num(job[3]), math.max(num(job[4]), num(job[5])), num(job[8])
@@ -114,7 +114,10 @@ local function capped(t)
   return t
 end
 -- After a store outage every master looks at every job: one look will do.
-if force and now - watched_at < 2 then return {'busy', tostring(capped(now + interval))} end
+if force then
+  if now - num(job[12]) < 2 then return {'busy', tostring(capped(now + interval))} end
+  redis.call('HSET', JOB, 'forced_at', ARGV[1])
+end
 if not force and not expire_now and now < math.max(moved_at, watched_at) + interval then
   return {'busy', tostring(capped(math.max(moved_at, watched_at) + interval))}
 end
