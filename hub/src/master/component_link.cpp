@@ -8,11 +8,13 @@
 
 #include <iostream>
 
+#include "log.hpp"
+
 namespace muster::hub {
 namespace {
 
 void strophe_log(void*, xmpp_log_level_t level, const char* area, const char* message) {
-  if (level >= XMPP_LEVEL_WARN) std::cerr << "muster-hub master: xmpp " << area << ": " << message << std::endl;
+  if (level >= XMPP_LEVEL_WARN) log_line("master", std::string("xmpp ") + area + ": " + message);
 }
 
 // libstrophe's socket callback carries no user data; each link's thread knows
@@ -81,8 +83,8 @@ void ComponentLink::on_event(xmpp_conn_t*, xmpp_conn_event_t event, int error, x
   if (event == XMPP_CONN_CONNECT) {
     self->state_ = State::connected;
     self->failures_ = 0;
-    std::cerr << "muster-hub master: component " << self->settings_.domain << " connected to " << self->settings_.host
-              << ":" << self->settings_.port << std::endl;
+    log_line("master", "component " + self->settings_.domain + " connected to " + self->settings_.host + ":" +
+                           std::to_string(self->settings_.port));
     if (self->handlers_.on_connected) self->handlers_.on_connected();
     return;
   }
@@ -90,8 +92,8 @@ void ComponentLink::on_event(xmpp_conn_t*, xmpp_conn_event_t event, int error, x
   // nothing, and a restarted server is back in use within that second.
   const int delay_ms = std::min(1000, 250 << std::min(self->failures_, 2));
   ++self->failures_;
-  std::cerr << "muster-hub master: component link down (error " << error << "); retry in " << delay_ms << " ms"
-            << std::endl;
+  log_line("master", "component link down (error " + std::to_string(error) + "); retry in " +
+                         std::to_string(delay_ms) + " ms");
   self->state_ = State::waiting;
   self->next_attempt_ = Clock::now() + std::chrono::milliseconds(delay_ms);
 }

@@ -8,6 +8,7 @@
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
+#include "log.hpp"
 #include "muster/proto/messages.hpp"
 #include "muster/proto/stanza.hpp"
 #include "muster/proto/uuid.hpp"
@@ -63,7 +64,7 @@ bool starts_with(const std::string& text, const char* prefix) {
   return text.compare(0, std::strlen(prefix), prefix) == 0;
 }
 
-void log(const std::string& line) { std::cerr << "muster-hub master: " << line << std::endl; }
+void log(const std::string& line) { log_line("master", line); }
 
 xmpp_stanza_t* add_child(xmpp_ctx_t* ctx, xmpp_stanza_t* parent, const char* name) {
   xmpp_stanza_t* child = xmpp_stanza_new(ctx);

@@ -7,12 +7,13 @@
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
+#include "log.hpp"
 #include "store/keys.hpp"
 
 namespace muster::hub {
 namespace {
 
-void log(const std::string& line) { std::cerr << "muster-hub master: " << line << std::endl; }
+void log(const std::string& line) { log_line("master", line); }
 
 std::string member(const Recorder::Report& r) { return r.job_id + "|" + r.agent_id; }
 

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "log.hpp"
 #include "muster/proto/uuid.hpp"
 #include "store/keys.hpp"
 
@@ -33,7 +34,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 )lua";
 
-void log(const std::string& line) { std::cerr << "muster-hub master: " << line << std::endl; }
+void log(const std::string& line) { log_line("master", line); }
 
 }  // namespace
 

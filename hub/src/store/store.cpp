@@ -8,6 +8,8 @@
 #include <chrono>
 #include <iostream>
 
+#include "log.hpp"
+
 namespace muster::hub {
 namespace {
 
@@ -149,7 +151,7 @@ auto Store::with_connection(Fn fn) {
       if (!retried && connection_lost(e) && std::chrono::steady_clock::now() - sent < kDeadConnectionWithin) {
         try {
           open_connection(*client, config_);
-          std::cerr << "muster-hub store: " << e.displayText() << "; reconnected, retrying the command once" << std::endl;
+          log_line("store", e.displayText() + "; reconnected, retrying the command once");
           continue;
         } catch (const StoreError&) {
           pool_.returnObject(client);
