@@ -138,6 +138,19 @@ class AgentFaultsTest(StackTestCase):
                                          "targets": {"agents": [self.uuid(3)]}}, timeout=90)
         self.assertEqual(job["state"], "succeeded", job)
 
+    def test_4_killed_agent_shown_offline(self):
+        # kill -9: the kernel closes the agent's TCP connection; the XMPP
+        # server keeps the session for resumption (smacks hibernation, 30 s in
+        # the test configuration), then tells the master it left.
+        self.addCleanup(self.ensure_online, 2)
+        self.stack.wait_agents_online([2], timeout=60)
+        t0 = time.monotonic()
+        self.stack.kill_agent(2)
+        wait_until(lambda: self.status(2) == "offline", 90, "the killed agent to be shown offline", interval=0.5)
+        detected = time.monotonic() - t0
+        report(f"killed agent (kill -9): shown offline after {detected:.1f}s")
+        self.assertLessEqual(detected, 45)
+
 
 if __name__ == "__main__":
     unittest.main()
