@@ -1,7 +1,7 @@
 """Faults of the store and the XMPP server under jobs with a concurrency
 limit, counted by side effects on the agents (their journals), not by the API:
-Redis restarted and killed -9 (AOF, appendfsync everysec: a kill may lose the
-last second of writes), Prosody restarted and killed -9, each once the
+Redis stopped and killed -9 (AOF, appendfsync everysec: a kill may lose the
+last second of writes), Prosody stopped and killed -9, each for 2 s once the
 workload has started a dozen tasks. Every task must run exactly once and
 every job must finish; what each fault cost over a baseline run is printed.
 
@@ -21,6 +21,8 @@ FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired", "skipped"}
 REPEAT = int(os.environ.get("MUSTER_FAULT_REPEAT", "1"))
 JOBS = 4
 COMMAND = "sleep 1; echo ok"
+# Each server stays down this long: results and acks arrive meanwhile.
+DOWN_S = 2.0
 
 
 def report(line):
@@ -79,23 +81,28 @@ class StoreFaultsTest(StackTestCase):
     def test_0_baseline(self):
         self.scenario("baseline", None)
 
+    def down_for(self, name, kill):
+        """Stop (or kill -9) a server, leave it down DOWN_S, start it again."""
+        def fault():
+            if kill:
+                self.stack.kill_process(name)
+            else:
+                self.stack.stop_process(name)
+            time.sleep(DOWN_S)
+            self.stack.start_process(name)
+        return fault
+
     def test_1_redis_restart(self):
-        self.scenario("redis restart", lambda: self.stack.restart_process("redis"))
+        self.scenario("redis restart", self.down_for("redis", kill=False))
 
     def test_2_redis_kill(self):
-        def fault():
-            self.stack.kill_process("redis")
-            self.stack.start_process("redis")
-        self.scenario("redis kill -9", fault)
+        self.scenario("redis kill -9", self.down_for("redis", kill=True))
 
     def test_3_prosody_restart(self):
-        self.scenario("prosody restart", lambda: self.stack.restart_process("prosody"))
+        self.scenario("prosody restart", self.down_for("prosody", kill=False))
 
     def test_4_prosody_kill(self):
-        def fault():
-            self.stack.kill_process("prosody")
-            self.stack.start_process("prosody")
-        self.scenario("prosody kill -9", fault)
+        self.scenario("prosody kill -9", self.down_for("prosody", kill=True))
 
     @classmethod
     def tearDownClass(cls):
