@@ -1,0 +1,193 @@
+#include "master/inbound.hpp"
+
+#include <cstring>
+
+#include "core/auth.hpp"
+#include "core/tasks.hpp"
+#include "log.hpp"
+#include "muster/proto/messages.hpp"
+#include "muster/proto/stanza.hpp"
+#include "muster/proto/uuid.hpp"
+#include "store/keys.hpp"
+
+namespace muster::hub {
+namespace {
+
+constexpr std::size_t kOutputStreamLength = 10000;
+
+// Stanza errors that mean "not delivered" (the server bounced it), as
+// opposed to an answer from the agent itself.
+bool is_delivery_failure(const std::string& description) {
+  for (const char* c : {"service-unavailable", "recipient-unavailable", "item-not-found", "remote-server-timeout",
+                        "remote-server-not-found", "resource-constraint"}) {
+    if (description.compare(0, std::strlen(c), c) == 0) return true;
+  }
+  return false;
+}
+
+bool starts_with(const std::string& text, const char* prefix) {
+  return text.compare(0, std::strlen(prefix), prefix) == 0;
+}
+
+}  // namespace
+
+void Inbound::on_stanza(xmpp_stanza_t* stanza) {
+  const std::string name = xmpp_stanza_get_name(stanza);
+  const std::string type = proto::attribute(stanza, "type");
+  const std::string id = proto::attribute(stanza, "id");
+  const std::string from = proto::attribute(stanza, "from");
+  if (name == "iq" && from == shard_.region.xmpp_domain && (type == "result" || type == "error")) {
+    admin_.on_server_reply(stanza);
+    return;
+  }
+  const std::string agent_id = shard_.agent_of(from);
+  if (agent_id.empty()) {
+    if (name == "iq" && (type == "get" || type == "set")) {
+      auto error = proto::make_iq_error(shard_.link.ctx(), id, from, "auth", "forbidden", "not an agent of this region");
+      shard_.send(error.get());
+    }
+    return;
+  }
+  // Acks and results go to the recorder, which checks revocation for a
+  // whole batch at once; everything else is checked by the store writer.
+  if (name == "iq" && (type == "result" || type == "error") && starts_with(id, kTaskIdPrefix)) {
+    on_task_reply(stanza, agent_id, id.substr(std::strlen(kTaskIdPrefix)));
+    return;
+  }
+  if (name == "iq" && type == "set") {
+    if (auto payload = proto::payload_text(stanza, proto::kResultElement)) {
+      on_result(stanza, agent_id, *payload);
+      return;
+    }
+  }
+  Event e{name, type, id, from, agent_id, std::nullopt};
+  if (name == "presence") e.payload = proto::payload_text(stanza, proto::kFactsElement);
+  if (name == "message") e.payload = proto::payload_text(stanza, proto::kOutputElement);
+  writer_.post([this, e = std::move(e)] { handle(e); });
+}
+
+void Inbound::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& job_id) {
+  if (!proto::is_uuid(job_id)) return;
+  sender_.answered();
+  if (proto::attribute(stanza, "type") == "result") {
+    // A task that ended at once is answered with its result (no ack is sent
+    // for it: were it lost, the sweep sends the task again and the agent
+    // answers from its spool).
+    std::optional<proto::TaskResult> result;
+    if (auto payload = proto::payload_text(stanza, proto::kResultElement)) {
+      auto decoded = proto::decode_task_result(*payload);
+      if (decoded && decoded->job_id == job_id) result = std::move(*decoded);
+    }
+    recorder_.add({agent_id, job_id, {}, proto::attribute(stanza, "from"), std::move(result)});
+    return;
+  }
+  writer_.post([this, agent_id, job_id, why = proto::error_description(stanza)] {
+    if (shard_.store.run({"SISMEMBER", keys::kRevokedAgents, agent_id}).integer == 1) return;
+    on_task_error(agent_id, job_id, why);
+  });
+}
+
+void Inbound::on_result(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& payload) {
+  const std::string id = proto::attribute(stanza, "id");
+  const std::string from = proto::attribute(stanza, "from");
+  auto result = proto::decode_task_result(payload);
+  if (!result) {
+    auto error = proto::make_iq_error(shard_.link.ctx(), id, from, "modify", "bad-request", result.error().message);
+    shard_.send(error.get());
+    return;
+  }
+  const std::string job_id = result->job_id;
+  recorder_.add({agent_id, job_id, id, from, std::move(*result)});
+}
+
+void Inbound::reply_error(const Event& e, const char* error_type, const char* condition, const std::string& text) {
+  shard_.link.post([this, id = e.id, to = e.from, error_type, condition, text] {
+    auto error = proto::make_iq_error(shard_.link.ctx(), id, to, error_type, condition, text);
+    shard_.send(error.get());
+  });
+}
+
+void Inbound::handle(const Event& e) {
+  const bool request = e.name == "iq" && (e.type == "get" || e.type == "set");
+  try {
+    if (shard_.store.run({"SISMEMBER", keys::kRevokedAgents, e.agent_id}).integer == 1) {
+      // Deleted: treated as a stranger.
+      if (request) reply_error(e, "auth", "forbidden", "not an agent of this region");
+      return;
+    }
+  } catch (const StoreError&) {
+    if (request) reply_error(e, "wait", "internal-server-error", "store unavailable");
+    throw;
+  }
+  if (e.name == "presence") {
+    on_presence(e);
+  } else if (e.name == "iq" && e.type == "set") {
+    reply_error(e, "cancel", "feature-not-implemented", "unknown request");
+  } else if (e.name == "iq" && e.type == "get") {
+    shard_.link.post([this, id = e.id, to = e.from] {  // XEP-0199 and anything harmless
+      auto pong = proto::make_iq_result(shard_.link.ctx(), id, to);
+      shard_.send(pong.get());
+    });
+  } else if (e.name == "message" && e.payload) {
+    on_output(e);
+  }
+}
+
+void Inbound::on_presence(const Event& e) {
+  Store& store = shard_.store;
+  if (store.run({"HGET", keys::agent(e.agent_id), "shard"}).text != shard_.shard) return;  // not enrolled here
+  if (e.type == "unavailable") {
+    store.run({"HSET", keys::agent(e.agent_id), "status", "offline", "last_seen", std::to_string(unix_seconds())});
+    return;
+  }
+  if (!e.type.empty()) return;  // probes, errors, subscriptions: nothing to do
+  Command update{"HSET", keys::agent(e.agent_id), "status", "online", "last_seen", std::to_string(unix_seconds())};
+  if (e.payload) {
+    if (auto facts = proto::decode_facts(*e.payload)) {
+      for (const auto& [field, value] : std::initializer_list<std::pair<const char*, const std::string&>>{
+               {"hostname", facts->hostname}, {"os", facts->os}, {"arch", facts->arch}, {"kernel", facts->kernel},
+               {"agent_version", facts->agent_version}}) {
+        update.push_back(field);
+        update.push_back(value);
+      }
+    } else {
+      log_line("master", "agent " + e.agent_id + " sent malformed facts: " + facts.error().message);
+    }
+  }
+  store.run(update);
+  parking_.release(e.agent_id);
+}
+
+void Inbound::on_output(const Event& e) {
+  auto chunk = proto::decode_output_chunk(*e.payload);
+  if (!chunk) return;
+  Store& store = shard_.store;
+  if (store.run({"HGET", keys::task(chunk->job_id, e.agent_id), "task_id"}).text != chunk->task_id) return;
+  store.run({"XADD", keys::job_events(chunk->job_id), "MAXLEN", "~", std::to_string(kOutputStreamLength), "*",
+             "type", "output", "agent", e.agent_id, "stream",
+             chunk->stream == proto::Stream::stdout_stream ? "stdout" : "stderr", "seq", std::to_string(chunk->seq),
+             "data", chunk->data});
+}
+
+void Inbound::on_task_error(const std::string& agent_id, const std::string& job_id, const std::string& why) {
+  Store& store = shard_.store;
+  const std::string member = job_id + "|" + agent_id;
+  if (is_delivery_failure(why)) {
+    // Not delivered: back to pending, parked until the agent is online again.
+    // Only a task really sent to this agent says so: an error naming a task
+    // it never had changes nothing.
+    const auto outcome = transition_task(store, job_id, agent_id, "pending", {"dispatched"});
+    if (outcome.moved) {
+      store.pipeline({{"HSET", keys::agent(agent_id), "status", "offline"}, {"ZREM", keys::inflight(shard_.shard), member}});
+      parking_.park(job_id, agent_id);
+    }
+    follow_up(store, job_id, outcome);
+  } else {
+    const auto outcome = transition_task(store, job_id, agent_id, "failed", {"dispatched", "running"},
+                                         {"error", "refused by the agent: " + why, "finished_at", format_time(unix_time())});
+    if (outcome.moved) store.run({"ZREM", keys::inflight(shard_.shard), member});
+    follow_up(store, job_id, outcome);
+  }
+}
+
+}  // namespace muster::hub

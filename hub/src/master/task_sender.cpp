@@ -1,0 +1,96 @@
+#include "master/task_sender.hpp"
+
+#include <map>
+
+#include "log.hpp"
+#include "muster/proto/messages.hpp"
+#include "muster/proto/stanza.hpp"
+#include "store/keys.hpp"
+
+namespace muster::hub {
+namespace {
+
+constexpr auto kRoomWait = std::chrono::milliseconds(20);
+
+}  // namespace
+
+void TaskSender::answered() {
+  for (long n = awaiting_answer_.load(); n > 0;) {
+    if (awaiting_answer_.compare_exchange_weak(n, n - 1)) {
+      if (kDispatchWindow - (n - 1) == kMinBatch) room_freed_.notify_one();
+      return;
+    }
+  }
+}
+
+long TaskSender::room() {
+  const long room = kDispatchWindow - awaiting_answer_.load();
+  if (room > 0) {
+    full_since_.reset();
+    return room;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (!full_since_) full_since_ = now;
+  if (now - *full_since_ > std::chrono::seconds(static_cast<long>(kAckWaitSeconds))) {
+    // Answers lost with dropped sessions never come; the sweep sends those
+    // tasks again. Start counting afresh.
+    awaiting_answer_ = 0;
+    full_since_.reset();
+    return kDispatchWindow;
+  }
+  return 0;
+}
+
+long TaskSender::wait_for_room(const std::atomic<bool>& stopping) {
+  // answered() notifies without taking the lock, so a wake-up can be missed;
+  // the timeout bounds what that costs.
+  std::unique_lock<std::mutex> lock(room_mutex_);
+  room_freed_.wait_for(lock, kRoomWait,
+                       [&] { return stopping.load() || kDispatchWindow - awaiting_answer_.load() >= kMinBatch; });
+  return room();
+}
+
+void TaskSender::send(const std::vector<Claimed>& tasks, std::vector<Command> first) {
+  if (tasks.empty()) return;
+  // Each job's signed fields once, whatever the number of its tasks.
+  std::map<std::string, std::size_t> job_index;
+  std::vector<Command> commands = std::move(first);
+  for (const auto& t : tasks) {
+    if (job_index.emplace(t.job_id, commands.size()).second) {
+      commands.push_back({"HMGET", keys::job(t.job_id), "statement", "signature", "key_id"});
+    }
+  }
+  // Error replies stay in place: a task whose job cannot be read is logged
+  // below and left to the sweep (its in-flight record is what the sweep
+  // finds); throwing here would strand the whole batch as dispatched.
+  const auto replies = shard_.store.pipeline(commands);
+  struct Outgoing {
+    std::string to, job_id, payload;
+  };
+  std::vector<Outgoing> outgoing;
+  outgoing.reserve(tasks.size());
+  for (const auto& claimed : tasks) {
+    const Reply& job = replies[job_index[claimed.job_id]];
+    if (job.elements.size() != 3 || claimed.task_id.empty()) {
+      log_line("master", "task of job " + claimed.job_id + " for agent " + claimed.agent_id +
+                             " has no signed record; not sent");
+      continue;
+    }
+    // The master forwards the api's signed statement and signature; it cannot
+    // make either. The command and its options travel inside the statement.
+    proto::Task t;
+    t.task_id = claimed.task_id;
+    t.auth = proto::TaskAuth{job.elements[2].text, job.elements[1].text, job.elements[0].text, claimed.proof};
+    outgoing.push_back({shard_.agent_jid(claimed.agent_id), claimed.job_id, proto::encode(t)});
+  }
+  awaiting_answer_ += static_cast<long>(outgoing.size());
+  shard_.link.post([this, outgoing = std::move(outgoing)] {
+    for (const auto& o : outgoing) {
+      auto iq = proto::make_payload_iq(shard_.link.ctx(), "set", kTaskIdPrefix + o.job_id, o.to,
+                                       proto::kTaskElement, o.payload);
+      shard_.send(iq.get());
+    }
+  });
+}
+
+}  // namespace muster::hub
