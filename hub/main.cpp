@@ -12,6 +12,7 @@
 
 #include "api/http_api.hpp"
 #include "config.hpp"
+#include "config_keys.hpp"
 #include "core/agents.hpp"
 #include "core/auth.hpp"
 #include "core/jobs.hpp"
@@ -30,6 +31,8 @@ int usage(const std::string& problem) {
   std::cerr << "usage:\n"
                "  muster-hub --config FILE [--role api|master|all]\n"
                "  muster-hub admin-token --config FILE [--tenant NAME]\n"
+               "  muster-hub config --config FILE [--role api|master|all]   (the effective configuration)\n"
+               "  muster-hub config --reference                           (every key, as docs/commands.md shows it)\n"
                "  muster-hub version\n";
   return kUsage;
 }
@@ -100,6 +103,10 @@ int main(int argc, char** argv) {
       usage("");
       return kOk;
     }
+    if (command == "config" && flag == "--reference") {
+      std::cout << config_reference();
+      return kOk;
+    }
     if (i + 1 >= argc) return usage(flag + " needs a value");
     const std::string value = argv[++i];
     if (flag == "--config") {
@@ -115,15 +122,16 @@ int main(int argc, char** argv) {
   if (config_path.empty()) return usage("--config is required");
   HubConfig config;
   try {
-    config = load_config(config_path);
+    config = load_config(config_path, role_override);
   } catch (const ConfigError& e) {
     std::cerr << "muster-hub: " << e.what() << std::endl;
     return kUsage;
   }
-  if (!role_override.empty() && !parse_hub_role(role_override, config.role)) {
-    return usage("--role must be api, master or all");
-  }
   try {
+    if (command == "config") {
+      std::cout << print_config(config);
+      return kOk;
+    }
     if (command == "admin-token") return print_admin_token(config, tenant);
     if (command == "serve") return serve(config);
   } catch (const std::exception& e) {

@@ -8,36 +8,9 @@
 #include <algorithm>
 #include <fstream>
 
+#include "config_keys.hpp"
+
 namespace muster::hub {
-namespace {
-
-void split_host_port(const std::string& key, const std::string& value, std::string& host, unsigned short& port) {
-  const auto colon = value.rfind(':');
-  unsigned parsed = 0;
-  if (colon == std::string::npos || !Poco::NumberParser::tryParseUnsigned(value.substr(colon + 1), parsed) ||
-      parsed == 0 || parsed > 65535) {
-    throw ConfigError(key + " must be HOST:PORT, got \"" + value + "\"");
-  }
-  host = value.substr(0, colon);
-  port = static_cast<unsigned short>(parsed);
-}
-
-unsigned short port_of(const Poco::Util::AbstractConfiguration& ini, const std::string& key, unsigned short fallback) {
-  const std::string text = ini.getString(key, std::to_string(fallback));
-  unsigned parsed = 0;
-  if (!Poco::NumberParser::tryParseUnsigned(text, parsed) || parsed == 0 || parsed > 65535) {
-    throw ConfigError(key + " must be a port number, got \"" + text + "\"");
-  }
-  return static_cast<unsigned short>(parsed);
-}
-
-std::string required(const Poco::Util::AbstractConfiguration& ini, const std::string& key) {
-  const std::string value = ini.getString(key, "");
-  if (value.empty()) throw ConfigError(key + " is required");
-  return value;
-}
-
-}  // namespace
 
 bool parse_hub_role(const std::string& text, HubRole& out) {
   if (text == "api") {
@@ -61,41 +34,6 @@ const char* to_string(HubRole role) {
   return "all";
 }
 
-namespace {
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::string item;
-  for (char c : text + ",") {
-    if (c == ',' || c == ' ' || c == '\t') {
-      if (!item.empty()) items.push_back(item);
-      item.clear();
-    } else {
-      item += c;
-    }
-  }
-  return items;
-}
-
-RegionConfig read_region(const Poco::Util::AbstractConfiguration& ini, const std::string& prefix,
-                         const std::string& name, bool needs_secret) {
-  RegionConfig r;
-  r.name = name;
-  r.xmpp_domain = required(ini, prefix + ".xmpp_domain");
-  r.xmpp_host = ini.getString(prefix + ".xmpp_host", "127.0.0.1");
-  r.xmpp_port = port_of(ini, prefix + ".xmpp_port", 5222);
-  r.xmpp_ca_file = required(ini, prefix + ".xmpp_ca_file");
-  r.component_host = ini.getString(prefix + ".component_host", "127.0.0.1");
-  r.component_port = port_of(ini, prefix + ".component_port", 5347);
-  r.component_secret = needs_secret ? required(ini, prefix + ".component_secret")
-                                    : ini.getString(prefix + ".component_secret", "");
-  r.shards = split_list(ini.getString(prefix + ".shards", ini.getString(prefix + ".shard", "")));
-  if (r.shards.empty()) throw ConfigError(prefix + ".shards is required (one or more component domains)");
-  return r;
-}
-
-}  // namespace
-
 const RegionConfig* HubConfig::region(const std::string& name) const {
   for (const auto& r : regions) {
     if (r.name == name) return &r;
@@ -112,7 +50,67 @@ const RegionConfig* HubConfig::region_of_shard(const std::string& shard) const {
   return nullptr;
 }
 
-HubConfig load_config(const std::string& path) {
+namespace {
+
+using Ini = Poco::Util::AbstractConfiguration;
+
+unsigned roles_of(HubRole role) {
+  switch (role) {
+    case HubRole::api: return kRolesApi;
+    case HubRole::master: return kRolesMaster;
+    case HubRole::all: return kRolesApi | kRolesMaster;
+  }
+  return kRolesApi | kRolesMaster;
+}
+
+const ConfigKey* find_key(const std::string& section, const std::string& name) {
+  for (const auto& key : config_keys()) {
+    const bool region = is_region_key(key);
+    if ((region ? section == "region" : section == key.section) && name == key.name) return &key;
+  }
+  return nullptr;
+}
+
+// Sets one key from the file, or from its default; a key the running roles
+// need and the file lacks is an error.
+void apply_key(const ConfigKey& key, const Ini& ini, const std::string& full_name, unsigned roles, HubConfig& c,
+               RegionConfig& r) {
+  if (ini.has(full_name)) {
+    key.apply(c, r, full_name, ini.getString(full_name));
+  } else if ((key.required_by & roles) != 0) {
+    throw ConfigError(full_name + " is required");
+  } else if (*key.fallback != '\0') {
+    key.apply(c, r, full_name, key.fallback);
+  }
+}
+
+RegionConfig read_region(const Ini& ini, const std::string& prefix, const std::string& name, unsigned roles,
+                         HubConfig& c) {
+  RegionConfig r;
+  r.name = name;
+  Ini::Keys present;
+  ini.keys(prefix, present);
+  for (const auto& k : present) {
+    const bool single_form_extra = prefix == "region" && (k == "name" || k == "shard");
+    if (find_key("region", k) == nullptr && !single_form_extra) {
+      throw ConfigError("unknown key " + prefix + "." + k + " (docs/commands.md lists every key)");
+    }
+  }
+  for (const auto& key : config_keys()) {
+    if (!is_region_key(key)) continue;
+    // One [region] section may name its shard "shard".
+    if (std::string(key.name) == "shards" && !ini.has(prefix + ".shards") && ini.has(prefix + ".shard")) {
+      key.apply(c, r, prefix + ".shard", ini.getString(prefix + ".shard"));
+      continue;
+    }
+    apply_key(key, ini, prefix + "." + key.name, roles, c, r);
+  }
+  return r;
+}
+
+}  // namespace
+
+HubConfig load_config(const std::string& path, const std::string& role_override) {
   if (!std::ifstream(path).good()) throw ConfigError("cannot read config file " + path);
   Poco::AutoPtr<Poco::Util::IniFileConfiguration> ini;
   try {
@@ -121,34 +119,44 @@ HubConfig load_config(const std::string& path) {
     throw ConfigError(path + ": " + e.displayText());
   }
   HubConfig c;
-  if (!parse_hub_role(ini->getString("hub.role", "all"), c.role)) throw ConfigError("hub.role must be api, master or all");
+  RegionConfig unused;
+  // The role first (the file's, then --role): what is required depends on it.
+  apply_key(*find_key("hub", "role"), *ini, "hub.role", 0, c, unused);
+  if (!role_override.empty() && !parse_hub_role(role_override, c.role)) {
+    throw ConfigError("--role must be api, master or all, got \"" + role_override + "\"");
+  }
+  const unsigned roles = roles_of(c.role);
 
-  split_host_port("api.listen", ini->getString("api.listen", "127.0.0.1:8443"), c.api_host, c.api_port);
-  c.tls_cert = ini->getString("api.tls_cert", "");
-  c.tls_key = ini->getString("api.tls_key", "");
+  Ini::Keys sections;
+  ini->keys("", sections);
+  for (const auto& section : sections) {
+    if (section == "region") continue;
+    Ini::Keys names;
+    ini->keys(section, names);
+    for (const auto& name : names) {
+      if (find_key(section, name) == nullptr) {
+        throw ConfigError("unknown key " + section + "." + name + " (docs/commands.md lists every key)");
+      }
+    }
+    if (names.empty()) throw ConfigError("unknown key " + section + " (docs/commands.md lists every key)");
+  }
+  for (const auto& key : config_keys()) {
+    if (is_region_key(key) || std::string(key.section) == "hub") continue;
+    apply_key(key, *ini, std::string(key.section) + "." + key.name, roles, c, unused);
+  }
+  if (c.signing_key.empty()) {
+    const auto slash = path.rfind('/');
+    c.signing_key = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/signing-key.pem";
+  }
   if (c.tls_cert.empty() != c.tls_key.empty()) throw ConfigError("api.tls_cert and api.tls_key go together");
-  c.api_threads = ini->getInt("api.threads", 16);
-  if (c.api_threads < 1 || c.api_threads > 1024) throw ConfigError("api.threads must be 1..1024");
-  c.job_retention_s = ini->getInt("api.job_retention_s", 7 * 86400);
-  const auto slash = path.rfind('/');
-  const std::string config_dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  c.signing_key = ini->getString("api.signing_key", config_dir + "/signing-key.pem");
-  c.trusted_keys = split_list(ini->getString("api.trusted_keys", ""));
-  if (c.job_retention_s < 60) throw ConfigError("api.job_retention_s must be at least 60");
-
-  c.store_host = ini->getString("store.host", "127.0.0.1");
-  c.store_port = port_of(*ini, "store.port", 6379);
-  c.store_password = ini->getString("store.password", "");
 
   // Regions: [region.NAME] sections, or one [region] section with name=.
-  Poco::Util::AbstractConfiguration::Keys names;
-  ini->keys("region", names);
-  if (ini->has("region.xmpp_domain")) {
-    c.regions.push_back(read_region(*ini, "region", ini->getString("region.name", "default"), c.runs_master()));
+  if (ini->has("region.xmpp_domain") || ini->has("region.name")) {
+    c.regions.push_back(read_region(*ini, "region", ini->getString("region.name", "default"), roles, c));
   } else {
-    for (const auto& name : names) {
-      c.regions.push_back(read_region(*ini, "region." + name, name, c.runs_master()));
-    }
+    Ini::Keys names;
+    ini->keys("region", names);
+    for (const auto& name : names) c.regions.push_back(read_region(*ini, "region." + name, name, roles, c));
   }
   if (c.regions.empty()) throw ConfigError("no region configured: add a [region.NAME] section");
   std::vector<std::string> seen;
@@ -158,7 +166,6 @@ HubConfig load_config(const std::string& path) {
       seen.push_back(s);
     }
   }
-  c.master_shards = split_list(ini->getString("master.shards", ""));
   for (const auto& s : c.master_shards) {
     if (c.region_of_shard(s) == nullptr) throw ConfigError("master.shards names unknown shard " + s);
   }

@@ -52,9 +52,10 @@ struct HubConfig {
   const RegionConfig* region_of_shard(const std::string& shard) const;
 };
 
-// Reads the INI file described in docs/commands.md. Throws ConfigError with a
-// message naming the key on any missing or invalid value.
-HubConfig load_config(const std::string& path);
+// Reads the INI file described in docs/commands.md (config_keys.hpp declares
+// every key), for the file's role or `role_override`. Throws ConfigError
+// with a message naming the key on any unknown, missing or invalid value.
+HubConfig load_config(const std::string& path, const std::string& role_override = "");
 bool parse_hub_role(const std::string& text, HubRole& out);
 const char* to_string(HubRole role);
 
