@@ -14,6 +14,7 @@
 #include "config.hpp"
 #include "config_keys.hpp"
 #include "core/agents.hpp"
+#include "core/audit.hpp"
 #include "core/auth.hpp"
 #include "core/jobs.hpp"
 #include "master/shard_leases.hpp"
@@ -57,6 +58,7 @@ int serve(const HubConfig& config) {
 
   Store store(store_config(config), static_cast<std::size_t>(config.api_threads) + 4);
   Auth auth(store);
+  Audit audit(store);
   ApiKeys keys;
   std::unique_ptr<Agents> agents;
   std::unique_ptr<Jobs> jobs;
@@ -70,7 +72,7 @@ int serve(const HubConfig& config) {
     keys = ApiKeys::load(config);
     agents = std::make_unique<Agents>(store, auth, config, keys);
     jobs = std::make_unique<Jobs>(store, *agents, config, keys);
-    api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs});
+    api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs, audit});
     api->start();
     std::cerr << "muster-hub: api listening on " << (config.tls_cert.empty() ? "http://" : "https://")
               << config.api_host << ":" << api->port() << std::endl;

@@ -1,26 +1,14 @@
 #pragma once
-// The api role's HTTP(S) server: routes, bearer auth, JSON errors.
+// The api role's HTTP(S) server: the route table (api/routes.hpp), bearer
+// authentication and access checks from it, JSON for every error, and the
+// audit of every write.
 #include <memory>
 
 #include <Poco/Net/HTTPServer.h>
 
-#include "config.hpp"
-#include "core/agents.hpp"
-#include "core/auth.hpp"
-#include "core/jobs.hpp"
-#include "store/store.hpp"
+#include "api/routes.hpp"
 
 namespace muster::hub {
-
-inline constexpr std::size_t kMaxRequestBody = 1 << 20;
-
-struct ApiServices {
-  const HubConfig& config;
-  Store& store;
-  Auth& auth;
-  Agents& agents;
-  Jobs& jobs;
-};
 
 class HttpApi {
  public:

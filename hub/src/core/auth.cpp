@@ -182,4 +182,55 @@ void Auth::refund_enroll_use(const Principal& principal) {
   store_.eval(kRefundUseScript, {keys::token(principal.token_hash)}, {});
 }
 
+void require_role(const Principal& p, Role needed) {
+  if (p.kind != TokenKind::api) throw ApiError(403, "forbidden", "an enrollment token cannot use this endpoint");
+  if (p.role < needed) {
+    throw ApiError(403, "forbidden", std::string("this needs the ") + to_string(needed) + " role; the token has " +
+                                         to_string(p.role));
+  }
+}
+
+std::string Auth::create_from_request(const Principal& p, const std::string& body, const HubConfig& config) {
+  require_role(p, Role::admin);
+  auto root = proto::parse_object(body);
+  if (!root) throw ApiError(400, proto::to_string(root.error().code), root.error().message);
+  std::string kind, role_text = "viewer";
+  std::int64_t ttl_s = 86400, uses = 1;
+  proto::StringMap labels;
+  proto::FieldReader r(root->get(), "");
+  std::optional<std::string> region;
+  r.only({"kind", "role", "ttl_s", "uses", "labels", "region"})
+      .no_nulls()
+      .optional("region", region, 64)
+      .required("kind", kind, 16)
+      .optional("ttl_s", ttl_s, 60, 366LL * 86400)
+      .optional("uses", uses, 1, 1000000)
+      .optional_labels("labels", labels);
+  std::optional<std::string> role_field;
+  r.optional("role", role_field, 16);
+  if (role_field) role_text = *role_field;
+  Role role{};
+  if (r.ok() && kind != "api" && kind != "enroll") r.fail(proto::ErrorCode::invalid_field, "kind must be api or enroll");
+  if (r.ok() && !parse_role(role_text, role)) r.fail(proto::ErrorCode::invalid_field, "role must be admin, operator or viewer");
+  if (r.ok() && kind == "api" && (r.has("uses") || r.has("labels") || region)) {
+    r.fail(proto::ErrorCode::invalid_field, "uses, labels and region belong to enrollment tokens");
+  }
+  if (r.ok() && region && config.region(*region) == nullptr) {
+    r.fail(proto::ErrorCode::invalid_field, "region " + *region + " is not configured");
+  }
+  if (r.ok() && kind == "enroll" && role_field) r.fail(proto::ErrorCode::invalid_field, "role belongs to api tokens");
+  if (!r.ok()) throw ApiError(400, proto::to_string(r.error()->code), r.error()->message);
+
+  const NewToken t = kind == "api" ? create_api_token(p.tenant, role, ttl_s)
+                                   : create_enroll_token(p.tenant, labels, uses, ttl_s, region.value_or(""));
+  proto::JsonBuilder b;
+  b.add("token", t.token).add("id", t.id).add("kind", kind).add("expires_at", t.expires_at);
+  if (kind == "api") {
+    b.add("role", to_string(role));
+  } else {
+    b.add("uses", uses).add("labels", labels).add("region", region.value_or(config.regions.front().name));
+  }
+  return b.dump();
+}
+
 }  // namespace muster::hub

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "config.hpp"
 #include "muster/proto/json.hpp"
 #include "store/store.hpp"
 
@@ -47,12 +48,20 @@ class Auth {
   std::string list_json(const std::string& tenant);
   // Throws ApiError 404 when the tenant has no token with this id.
   void revoke(const std::string& tenant, const std::string& token_id);
+  // POST /tokens: {"kind": "api"|"enroll", "role", "ttl_s", "uses", "labels",
+  // "region"} checked strictly (400 naming the field); admin only. Returns
+  // the new token as JSON, its secret shown this once.
+  std::string create_from_request(const Principal& principal, const std::string& body, const HubConfig& config);
 
  private:
   NewToken store_token(const std::string& tenant, TokenKind kind, Role role, const proto::StringMap& labels,
                        std::int64_t uses, std::int64_t ttl_s, const std::string& region);
   Store& store_;
 };
+
+// Throws ApiError 403 unless the principal is an api token with at least
+// `needed` (enrollment tokens only enroll).
+void require_role(const Principal& principal, Role needed);
 
 const char* to_string(Role role);
 bool parse_role(const std::string& text, Role& out);

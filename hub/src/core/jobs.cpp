@@ -14,14 +14,6 @@
 namespace muster::hub {
 namespace {
 
-void require_role(const Principal& p, Role needed) {
-  if (p.kind != TokenKind::api) throw ApiError(403, "forbidden", "an enrollment token cannot use this endpoint");
-  if (p.role < needed) {
-    throw ApiError(403, "forbidden", std::string("this needs the ") + to_string(needed) + " role; the token has " +
-                                         to_string(p.role));
-  }
-}
-
 std::optional<std::int64_t> int_field(const Reply& fields, const char* name) {
   const auto text = fields.field(name);
   if (!text || text->empty()) return std::nullopt;
