@@ -28,7 +28,9 @@ int usage(const char* problem) {
                "usage:\n"
                "  muster-agent enroll --hub URL --token TOKEN [--ca FILE] [--label KEY=VALUE ...] [--state-dir DIR]\n"
                "  muster-agent run [--state-dir DIR] [--task-user USER] [--log-level error|warn|info|debug]\n"
+               "                   [--log-format text|json]\n"
                "  muster-agent service [--state-dir DIR] [--task-user USER] [--log-level error|warn|info|debug]\n"
+               "                   [--log-format text|json]\n"
                "  muster-agent version\n"
                "\nDefault state directory: %s\nDefault task user: %s\n",
                platform::default_state_dir().c_str(), platform::default_task_user().c_str());
@@ -36,7 +38,7 @@ int usage(const char* problem) {
 }
 
 struct Args {
-  std::string hub, token, ca, state_dir = platform::default_state_dir(), log_level = "info";
+  std::string hub, token, ca, state_dir = platform::default_state_dir(), log_level = "info", log_format = "text";
   // A privileged agent (root; LocalSystem on Windows) runs tasks as this
   // account unless a task is signed as_root.
   std::string task_user = platform::default_task_user();
@@ -61,6 +63,8 @@ std::string parse_args(const std::vector<std::string>& argv, Args& args) {
       args.task_user = value;
     } else if (flag == "--log-level") {
       args.log_level = value;
+    } else if (flag == "--log-format") {
+      args.log_format = value;
     } else if (flag == "--label") {
       const auto eq = value.find('=');
       const std::string key = value.substr(0, eq);
@@ -156,6 +160,10 @@ int main(int argc, char** argv) {
   LogLevel level{};
   if (!parse_log_level(args.log_level.c_str(), level)) return usage("--log-level must be error, warn, info or debug");
   set_log_level(level);
+  muster::log::Format format{};
+  if (!muster::log::parse_format(args.log_format, format)) return usage("--log-format must be text or json");
+  muster::log::set_format(format);
+  muster::log::set_program("muster-agent");
   if (command == "enroll") return run_enroll(args);
   if (command == "run") return run_console(args);
   if (command == "service") return run_service(args);

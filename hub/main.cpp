@@ -18,6 +18,7 @@
 #include "core/auth.hpp"
 #include "core/jobs.hpp"
 #include "master/shard_leases.hpp"
+#include "muster/proto/log.hpp"
 #include "store/store.hpp"
 
 namespace {
@@ -30,7 +31,8 @@ constexpr std::int64_t kAdminTokenTtl = 365LL * 86400;
 int usage(const std::string& problem) {
   if (!problem.empty()) std::cerr << "muster-hub: " << problem << "\n\n";
   std::cerr << "usage:\n"
-               "  muster-hub --config FILE [--role api|master|all]\n"
+               "  muster-hub --config FILE [--role api|master|all] [--log-level error|warn|info|debug]\n"
+               "             [--log-format text|json]\n"
                "  muster-hub admin-token --config FILE [--tenant NAME]\n"
                "  muster-hub config --config FILE [--role api|master|all]   (the effective configuration)\n"
                "  muster-hub config --reference                           (every key, as docs/commands.md shows it)\n"
@@ -74,13 +76,13 @@ int serve(const HubConfig& config) {
     jobs = std::make_unique<Jobs>(store, *agents, config, keys);
     api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs, audit});
     api->start();
-    std::cerr << "muster-hub: api listening on " << (config.tls_cert.empty() ? "http://" : "https://")
-              << config.api_host << ":" << api->port() << std::endl;
+    muster::log::info("hub", std::string("api listening on ") + (config.tls_cert.empty() ? "http://" : "https://") +
+                                 config.api_host + ":" + std::to_string(api->port()));
   }
-  std::cerr << "muster-hub: running role " << to_string(config.role) << std::endl;
+  muster::log::info("hub", std::string("running role ") + to_string(config.role));
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::cerr << "muster-hub: stopping (signal " << signal_number << ")" << std::endl;
+  muster::log::info("hub", "stopping (signal " + std::to_string(signal_number) + ")");
   if (api) api->stop();
   if (master) master->stop();
   return kOk;
@@ -91,6 +93,7 @@ int serve(const HubConfig& config) {
 int main(int argc, char** argv) {
   // libstrophe writes without MSG_NOSIGNAL: a dead peer must not kill us.
   signal(SIGPIPE, SIG_IGN);
+  muster::log::set_program("muster-hub");
   std::string command = "serve";
   std::string config_path, role_override, tenant = "default";
   int i = 1;
@@ -117,6 +120,14 @@ int main(int argc, char** argv) {
       role_override = value;
     } else if (flag == "--tenant") {
       tenant = value;
+    } else if (flag == "--log-level") {
+      muster::log::Level level{};
+      if (!muster::log::parse_level(value, level)) return usage("--log-level must be error, warn, info or debug");
+      muster::log::set_level(level);
+    } else if (flag == "--log-format") {
+      muster::log::Format format{};
+      if (!muster::log::parse_format(value, format)) return usage("--log-format must be text or json");
+      muster::log::set_format(format);
     } else {
       return usage("unknown option " + flag);
     }

@@ -327,7 +327,7 @@ def run_service(target, work, runner):
         say(f"agent process(es) {pids} exited")
         lines = stack.agent_log(1).splitlines()
         control = [i for i, ln in enumerate(lines) if "service control stop: stopping" in ln]
-        if not control or not lines[-1].rstrip().endswith("info: stopped"):
+        if not control or not lines[-1].rstrip().endswith("agent: stopped"):
             raise StackError("agent.log does not end with a clean stop:\n" + "\n".join(lines[-15:]))
         say(f"agent log: {lines[control[-1]].strip()}")
         say(f"agent log: {lines[-1].strip()}")

@@ -11,7 +11,7 @@
 
 #include "api/http_io.hpp"
 #include "core/errors.hpp"
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 
 namespace muster::hub {
 namespace {
@@ -50,11 +50,11 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
       fail(request, response, e.status, e.code, e.what());
     } catch (const StoreError& e) {
       status = 503;
-      log_line("api", std::string("store: ") + e.what());
+      log::warn("api", std::string("store: ") + e.what());
       fail(request, response, 503, "unavailable", std::string("the store is unavailable: ") + e.what());
     } catch (const std::exception& e) {
       status = 500;
-      log_line("api", request.getMethod() + " " + request.getURI().substr(0, 256) + ": " + e.what());
+      log::error("api", request.getMethod() + " " + request.getURI().substr(0, 256) + ": " + e.what());
       fail(request, response, 500, "internal", e.what());
     }
     if (call.principal && request.getMethod() != HTTPRequest::HTTP_GET) {

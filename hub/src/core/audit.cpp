@@ -2,7 +2,7 @@
 
 #include "core/errors.hpp"
 #include "core/tasks.hpp"
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 #include "muster/proto/json.hpp"
 #include "store/keys.hpp"
 
@@ -21,7 +21,7 @@ void Audit::record(const Principal& p, const AuditEntry& e) {
                 "method", e.method, "path", e.path.substr(0, kMaxPath), "from", e.from, "status",
                 std::to_string(e.status)});
   } catch (const StoreError& error) {
-    log_line("api", std::string("audit not recorded: ") + error.what());
+    log::error("api", std::string("audit not recorded: ") + error.what());
   }
 }
 

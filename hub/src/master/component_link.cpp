@@ -8,13 +8,13 @@
 
 #include <iostream>
 
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 
 namespace muster::hub {
 namespace {
 
 void strophe_log(void*, xmpp_log_level_t level, const char* area, const char* message) {
-  if (level >= XMPP_LEVEL_WARN) log_line("master", std::string("xmpp ") + area + ": " + message);
+  if (level >= XMPP_LEVEL_WARN) log::info("master", std::string("xmpp ") + area + ": " + message);
 }
 
 // libstrophe's socket callback carries no user data; each link's thread knows
@@ -83,7 +83,7 @@ void ComponentLink::on_event(xmpp_conn_t*, xmpp_conn_event_t event, int error, x
   if (event == XMPP_CONN_CONNECT) {
     self->state_ = State::connected;
     self->failures_ = 0;
-    log_line("master", "component " + self->settings_.domain + " connected to " + self->settings_.host + ":" +
+    log::info("master", "component " + self->settings_.domain + " connected to " + self->settings_.host + ":" +
                            std::to_string(self->settings_.port));
     if (self->handlers_.on_connected) self->handlers_.on_connected();
     return;
@@ -92,7 +92,7 @@ void ComponentLink::on_event(xmpp_conn_t*, xmpp_conn_event_t event, int error, x
   // nothing, and a restarted server is back in use within that second.
   const int delay_ms = std::min(1000, 250 << std::min(self->failures_, 2));
   ++self->failures_;
-  log_line("master", "component link down (error " + std::to_string(error) + "); retry in " +
+  log::info("master", "component link down (error " + std::to_string(error) + "); retry in " +
                          std::to_string(delay_ms) + " ms");
   self->state_ = State::waiting;
   self->next_attempt_ = Clock::now() + std::chrono::milliseconds(delay_ms);

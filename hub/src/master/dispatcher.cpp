@@ -5,7 +5,7 @@
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 #include "muster/proto/messages.hpp"
 #include "muster/proto/stanza.hpp"
 #include "muster/proto/uuid.hpp"
@@ -148,7 +148,7 @@ void Dispatcher::loop() {
         next_sweep = Clock::now() + std::chrono::seconds(1);
       }
     } catch (const std::exception& e) {
-      log_line("master", std::string("store: ") + e.what() + "; retrying");
+      log::warn("master", std::string("store: ") + e.what() + "; retrying");
       note_store_failure();
       client = nullptr;
       std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -200,7 +200,7 @@ void Dispatcher::handle_control(const Reply& fields) {
   }
   const std::string request = fields.field("request").value_or("");
   if ((op != "add-user" && op != "delete-user") || !proto::is_uuid(request)) {
-    log_line("master", "ignoring unknown control request " + op);
+    log::warn("master", "ignoring unknown control request " + op);
     return;
   }
   admin_.change_account(op, request, fields.field("jid").value_or(""), fields.field("password").value_or(""));

@@ -4,7 +4,7 @@
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 #include "muster/proto/messages.hpp"
 #include "muster/proto/stanza.hpp"
 #include "muster/proto/uuid.hpp"
@@ -151,7 +151,7 @@ void Inbound::on_presence(const Event& e) {
         update.push_back(value);
       }
     } else {
-      log_line("master", "agent " + e.agent_id + " sent malformed facts: " + facts.error().message);
+      log::warn("master", "agent " + e.agent_id + " sent malformed facts: " + facts.error().message);
     }
   }
   store.run(update);

@@ -7,13 +7,11 @@
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 #include "store/keys.hpp"
 
 namespace muster::hub {
 namespace {
-
-void log(const std::string& line) { log_line("master", line); }
 
 std::string member(const Recorder::Report& r) { return r.job_id + "|" + r.agent_id; }
 
@@ -108,7 +106,7 @@ void Recorder::record(std::vector<Report>& batch) {
     record_acks(acks);
     record_results(results, answers);
   } catch (const StoreError& e) {
-    log(std::string("store: ") + e.what() + "; " + std::to_string(batch.size()) + " report(s) not recorded");
+    log::warn("master", std::string("store: ") + e.what() + "; " + std::to_string(batch.size()) + " report(s) not recorded");
     if (on_store_failure_) on_store_failure_();
     // Agents send unacknowledged results again; unacknowledged tasks are
     // sent again by the sweep, and the agents' journals acknowledge them.
@@ -187,7 +185,7 @@ void Recorder::record_results(const std::vector<const Report*>& results, std::ve
     try {
       store_.pipeline(restore);
     } catch (const StoreError& e) {
-      log(std::string("store: cannot restore in-flight records: ") + e.what());
+      log::warn("master", std::string("store: cannot restore in-flight records: ") + e.what());
     }
     throw;
   }

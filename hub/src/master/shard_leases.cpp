@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 #include "muster/proto/uuid.hpp"
 #include "store/keys.hpp"
 
@@ -34,7 +34,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 )lua";
 
-void log(const std::string& line) { log_line("master", line); }
 
 }  // namespace
 
@@ -59,7 +58,7 @@ void ShardLeases::try_acquire(const std::string& shard) {
   if (won.kind != Reply::Kind::string) return;  // another master holds it
   const std::string token = won.text;
   const RegionConfig* region = config_.region_of_shard(shard);
-  log("took shard " + shard + " (lease " + token + ")");
+  log::info("master", "took shard " + shard + " (lease " + token + ")");
   auto master = std::make_unique<Master>(*region, shard, store_, token);
   master->start();
   held_[shard] = Held{token, std::move(master)};
@@ -81,7 +80,7 @@ void ShardLeases::loop() {
         if (it == held_.end()) {
           try_acquire(shard);
         } else if (!renew(shard, it->second.token)) {
-          log("lost the lease of shard " + shard + "; stopping its master");
+          log::warn("master", "lost the lease of shard " + shard + "; stopping its master");
           it->second.master->stop();
           held_.erase(it);
         }
@@ -89,7 +88,7 @@ void ShardLeases::loop() {
         // Keep serving what we hold: the lease outlives a short store hiccup,
         // and whoever takes it over is fenced by the XMPP server (one
         // connection per component domain).
-        log(std::string("lease of ") + shard + ": " + e.what());
+        log::warn("master", std::string("lease of ") + shard + ": " + e.what());
       }
     }
     for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(kCheckEvery / 10);

@@ -1,6 +1,6 @@
 #include "master/store_writer.hpp"
 
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 
 namespace muster::hub {
 
@@ -40,10 +40,10 @@ void StoreWriter::loop() {
     try {
       work();
     } catch (const StoreError& e) {
-      log_line("master", std::string("store: ") + e.what());
+      log::warn("master", std::string("store: ") + e.what());
       if (on_failure_) on_failure_();
     } catch (const std::exception& e) {
-      log_line("master", std::string("store writer: ") + e.what());
+      log::error("master", std::string("store writer: ") + e.what());
     }
     lock.lock();
   }

@@ -2,7 +2,7 @@
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 #include "store/keys.hpp"
 
 namespace muster::hub {
@@ -29,14 +29,14 @@ void Sweeper::look_again_at_all(Look why) {
   const Reply inflight = shard_.store.run({"ZRANGE", keys::inflight(shard_.shard), "0", "-1"});
   std::vector<std::string> members;
   for (const auto& m : inflight.elements) members.push_back(m.text);
-  log_line("master", std::string(why == Look::link_back ? "component link" : "store") + " back: looking again at " +
+  log::info("master", std::string(why == Look::link_back ? "component link" : "store") + " back: looking again at " +
                          std::to_string(members.size()) + " task(s) in flight");
   look_again(members, why);
 }
 
 void Sweeper::recover_from_store_outage() {
   const std::size_t repaired = job_watch_.run(true);
-  log_line("master", "store reachable again: the job watch repaired " + std::to_string(repaired) + " job(s)");
+  log::info("master", "store reachable again: the job watch repaired " + std::to_string(repaired) + " job(s)");
   look_again_at_all(Look::store_back);
 }
 

@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 #include "muster/proto/messages.hpp"
 #include "muster/proto/stanza.hpp"
 #include "store/keys.hpp"
@@ -72,7 +72,7 @@ void TaskSender::send(const std::vector<Claimed>& tasks, std::vector<Command> fi
   for (const auto& claimed : tasks) {
     const Reply& job = replies[job_index[claimed.job_id]];
     if (job.elements.size() != 3 || claimed.task_id.empty()) {
-      log_line("master", "task of job " + claimed.job_id + " for agent " + claimed.agent_id +
+      log::info("master", "task of job " + claimed.job_id + " for agent " + claimed.agent_id +
                              " has no signed record; not sent");
       continue;
     }

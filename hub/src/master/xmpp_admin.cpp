@@ -3,7 +3,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 #include "muster/proto/stanza.hpp"
 #include "muster/proto/uuid.hpp"
 #include "store/keys.hpp"
@@ -58,7 +58,7 @@ void XmppAdmin::on_server_reply(xmpp_stanza_t* stanza) {
     if (proto::attribute(stanza, "type") == "result") {
       on_online_users(stanza);
     } else {
-      log_line("master", "get-online-users-list refused (" + proto::error_description(stanza) +
+      log::info("master", "get-online-users-list refused (" + proto::error_description(stanza) +
                              "); asking disco#items");
       request_online_items();
     }
@@ -169,7 +169,7 @@ void XmppAdmin::on_online_items(xmpp_stanza_t* stanza) {
   if (proto::attribute(stanza, "type") != "result") {
     // Agents are still seen when they next send presence (on reconnect), and a
     // task to an agent that left bounces and parks; only the greeting is lost.
-    log_line("master", "cannot list the online agents: " + proto::error_description(stanza) +
+    log::warn("master", "cannot list the online agents: " + proto::error_description(stanza) +
                            " (allow this component XEP-0133 get-online-users-list or the disco node 'online users')");
     return;
   }
@@ -188,7 +188,7 @@ void XmppAdmin::on_online_items(xmpp_stanza_t* stanza) {
 void XmppAdmin::greet(const std::set<std::string>& agents) {
   // Each agent answers with its presence (which marks it online and releases
   // its parked tasks) and resends unacknowledged results.
-  log_line("master", "component up; greeting " + std::to_string(agents.size()) + " online agent(s)");
+  log::info("master", "component up; greeting " + std::to_string(agents.size()) + " online agent(s)");
   for (const auto& agent_id : agents) {
     proto::StanzaRef presence(xmpp_presence_new(shard_.link.ctx()));
     xmpp_stanza_set_to(presence.get(), shard_.agent_jid(agent_id).c_str());

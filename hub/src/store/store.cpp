@@ -8,7 +8,7 @@
 #include <chrono>
 #include <iostream>
 
-#include "log.hpp"
+#include "muster/proto/log.hpp"
 
 namespace muster::hub {
 namespace {
@@ -151,7 +151,7 @@ auto Store::with_connection(Fn fn) {
       if (!retried && connection_lost(e) && std::chrono::steady_clock::now() - sent < kDeadConnectionWithin) {
         try {
           open_connection(*client, config_);
-          log_line("store", e.displayText() + "; reconnected, retrying the command once");
+          log::warn("store", e.displayText() + "; reconnected, retrying the command once");
           continue;
         } catch (const StoreError&) {
           pool_.returnObject(client);
