@@ -1,0 +1,1 @@
+"""The stack launcher behind tests/support/muster_stack.py, in parts."""
