@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The full test run: dependencies, then build and test the dev preset, then the
-# same under AddressSanitizer/UBSan, then the cross-built agents (all four
+# same under AddressSanitizer/UBSan and under ThreadSanitizer (unit and
+# integration tests; the long fault tests only in dev and asan), then the
+# cross-built agents (all four
 # targets: unit tests under their emulators, end-to-end tests of label `cross`
 # against the dev hub), then the fuzzers. Unit and integration tests run
 # through CTest; the dev and asan test presets leave label `cross` to the cross
@@ -18,7 +20,7 @@ times=()
 step_start=$SECONDS
 step_done() { times+=("$1: $((SECONDS - step_start)) s"); step_start=$SECONDS; }
 
-for preset in dev asan; do
+for preset in dev asan tsan; do
   echo "=== build: $preset"
   if ! ci/build.sh "$preset"; then
     failed+=("build:$preset")
