@@ -50,7 +50,7 @@ std::string utc_now() {
   const long long day = doy - (153 * mp + 2) / 5 + 1;
   const long long month = mp < 10 ? mp + 3 : mp - 9;
   const long long year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  char text[48];
+  char text[96];  // room for any value the compiler cannot rule out
   std::snprintf(text, sizeof text, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ", year, month, day,
                 in_day / 3600, in_day / 60 % 60, in_day % 60, ms_total % 1000);
   return text;
