@@ -271,5 +271,15 @@ TEST_F(JobWatchTest, CountersAreRecountedFromTheTasks) {
   EXPECT_EQ(job_field(job, "remaining"), "2");
 }
 
+TEST_F(JobWatchTest, ATaskListedTwiceCountsOnce) {
+  const auto job = make_job({"succeeded", "pending"});
+  store_->run({"RPUSH", keys::job_tasks(job), agents_[0], agents_[1]});  // the job's writes, retried
+  JobWatch(*store_, kAckWait, kGrace).run(false);
+  EXPECT_EQ(job_field(job, "total"), "2");
+  EXPECT_EQ(job_field(job, "n_succeeded"), "1");
+  EXPECT_EQ(job_field(job, "n_pending"), "1");
+  EXPECT_EQ(queued(), 1);
+}
+
 }  // namespace
 }  // namespace muster::hub

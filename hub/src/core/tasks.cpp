@@ -128,15 +128,18 @@ redis.call('HSET', JOB, 'watched_at', ARGV[1], 'watch_interval', tostring(interv
 
 -- The counters follow from the tasks' states; recount them, in case the
 -- store kept some writes of the last second and not others.
-local agents = redis.call('LRANGE', KEYS[1], 0, -1)
+-- A task listed twice (a job's writes retried after a lost reply) counts once.
+local agents, seen, unique = redis.call('LRANGE', KEYS[1], 0, -1), {}, 0
 local counts, pending, active = {}, {}, {}
 for _, s in ipairs(STATES) do counts[s] = 0 end
 for _, a in ipairs(agents) do
-  local t = redis.call('HMGET', prefix .. a, 'state', 'shard')
+  local t = seen[a] == nil and redis.call('HMGET', prefix .. a, 'state', 'shard') or {}
+  seen[a] = true
   if t[1] and counts[t[1]] then
+    unique = unique + 1
     counts[t[1]] = counts[t[1]] + 1
     if t[1] == 'pending' then
-      pending[#pending + 1] = a
+      pending[#pending + 1] = {a, t[2] or ''}
     elseif t[1] == 'dispatched' or t[1] == 'running' then
       active[#active + 1] = a; active[#active + 1] = t[2] or ''; active[#active + 1] = t[1]
     end
@@ -147,7 +150,7 @@ for _, s in ipairs(STATES) do
   redis.call('HSET', JOB, 'n_' .. s, counts[s])
   if not FINAL[s] then remaining = remaining + counts[s] end
 end
-redis.call('HSET', JOB, 'remaining', remaining, 'total', #agents)
+redis.call('HSET', JOB, 'remaining', remaining, 'total', unique)
 if remaining == 0 then
   finish_job(ARGV[1])
   return {'repaired', 1, tostring(now), job[10] or '0', {}, {}}
@@ -160,8 +163,8 @@ elseif job[6] == '1' then ending, why = 'skipped', 'skipped: the job reached its
 elseif deadline > 0 and now > deadline then ending, why = 'expired', 'not delivered before the job deadline' end
 local enqueue = {}
 if ending then
-  for _, a in ipairs(pending) do
-    local o = move(prefix .. a, ending, ARGV[1], {'error', why, 'finished_at', ARGV[1]})
+  for _, p in ipairs(pending) do
+    local o = move(prefix .. p[1], ending, ARGV[1], {'error', why, 'finished_at', ARGV[1]})
     if o[4] == 1 then finished = 1 end
   end
   redis.call('DEL', WAITING)
@@ -173,9 +176,9 @@ elseif #pending > 0 then
     -- or the parking that held them may be gone. Queue them all again; each
     -- claim either sends its task or puts it back on a fresh waiting list.
     redis.call('DEL', WAITING)
-    for _, a in ipairs(pending) do
-      enqueue[#enqueue + 1] = a
-      enqueue[#enqueue + 1] = redis.call('HGET', prefix .. a, 'shard') or ''
+    for _, p in ipairs(pending) do
+      enqueue[#enqueue + 1] = p[1]
+      enqueue[#enqueue + 1] = p[2]
     end
   end
 end
