@@ -87,20 +87,11 @@ proto::JsonPtr job_json(const std::string& job_id, const Reply& fields) {
   return b.release();
 }
 
-SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, bool dry_run) {
-  require_role(principal, Role::operator_);
-  const JobRequest req = parse_job_request(body);
-  if (req.as_root && principal.role != Role::admin) {
-    throw ApiError(403, "forbidden", "as_root needs the admin role");
-  }
-  for (const auto& region : req.target_regions) {
-    if (config_.region(region) == nullptr) throw ApiError(400, "invalid_field", "targets.regions: no region " + region);
-  }
-
-  // Resolve targets within the caller's tenant only: listed agents, plus the
-  // agents that pass every filter given (labels, regions, facts; all = none).
-  // Read only what can match: the listed agents, plus those carrying the
-  // wanted labels (by the label index); the whole tenant only for the other filters.
+std::map<std::string, std::string> Jobs::resolve_targets(const Principal& principal, const JobRequest& req) {
+  // Within the caller's tenant only: listed agents, plus the agents that pass
+  // every filter given (labels, regions, facts; all = none). Read only what
+  // can match: the listed agents, plus those carrying the wanted labels (by
+  // the label index); the whole tenant only for the other filters.
   std::vector<std::pair<std::string, Reply>> agents;
   if (!req.has_filter) {
     agents = agents_.load_listed(principal.tenant, req.target_agents);
@@ -115,36 +106,52 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
   }
   std::map<std::string, const Reply*> by_id;
   for (const auto& [id, fields] : agents) by_id[id] = &fields;
-  std::set<std::string> chosen;
+  std::map<std::string, std::string> chosen;  // agent id → shard
   for (const auto& id : req.target_agents) {
-    if (by_id.count(id) == 0) throw ApiError(400, "unknown_agent", "no agent " + id + " in this tenant");
-    chosen.insert(id);
+    const auto it = by_id.find(id);
+    if (it == by_id.end()) throw ApiError(400, "unknown_agent", "no agent " + id + " in this tenant");
+    chosen.emplace(id, it->second->field("shard").value_or(""));
   }
-  if (req.has_filter) {
-    for (const auto& [id, fields] : agents) {
-      const std::string region = fields.field("region").value_or("");
-      const bool region_ok = req.target_regions.empty() ||
-                             std::find(req.target_regions.begin(), req.target_regions.end(), region) != req.target_regions.end();
-      proto::StringMap facts{{"os", fields.field("os").value_or("")}, {"arch", fields.field("arch").value_or("")}};
-      if (region_ok && labels_match(req.target_labels, agent_labels(fields)) && labels_match(req.target_facts, facts)) {
-        chosen.insert(id);
-      }
+  if (!req.has_filter) return chosen;
+  for (const auto& [id, fields] : agents) {
+    const std::string region = fields.field("region").value_or("");
+    const bool region_ok = req.target_regions.empty() || std::find(req.target_regions.begin(), req.target_regions.end(),
+                                                                   region) != req.target_regions.end();
+    proto::StringMap facts{{"os", fields.field("os").value_or("")}, {"arch", fields.field("arch").value_or("")}};
+    if (region_ok && labels_match(req.target_labels, agent_labels(fields)) && labels_match(req.target_facts, facts)) {
+      chosen.emplace(id, fields.field("shard").value_or(""));
     }
   }
+  return chosen;
+}
+
+SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, bool dry_run) {
+  require_role(principal, Role::operator_);
+  const JobRequest req = parse_job_request(body);
+  if (req.as_root && principal.role != Role::admin) {
+    throw ApiError(403, "forbidden", "as_root needs the admin role");
+  }
+  for (const auto& region : req.target_regions) {
+    if (config_.region(region) == nullptr) throw ApiError(400, "invalid_field", "targets.regions: no region " + region);
+  }
+  const std::map<std::string, std::string> chosen = resolve_targets(principal, req);
   if (chosen.empty()) throw ApiError(400, "no_targets", "the targets match no agent");
   SubmittedJob result;
-  result.agents.assign(chosen.begin(), chosen.end());
+  for (const auto& [id, shard] : chosen) result.agents.push_back(id);
   if (dry_run) return result;
+  result.id = proto::new_uuid();
+  write_job(principal, req, result.id, chosen);
+  return result;
+}
 
-  const std::string job_id = proto::new_uuid();
-  result.id = job_id;
+void Jobs::write_job(const Principal& principal, const JobRequest& req, const std::string& job_id,
+                     const std::map<std::string, std::string>& chosen) {
   const double created = unix_time();
   const std::string now = format_time(created);
-
   // One signature for the whole job: the statement binds the command and a
   // Merkle root over (agent, task) pairs; each task keeps its proof.
   std::vector<std::string> task_ids, leaves;
-  for (const auto& agent_id : chosen) {
+  for (const auto& [agent_id, shard] : chosen) {
     task_ids.push_back(proto::new_uuid());
     leaves.push_back(proto::task_leaf(agent_id, task_ids.back()));
   }
@@ -184,20 +191,18 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
                     std::to_string(chosen.size()), "n_pending", std::to_string(chosen.size())});
   Command task_list{"RPUSH", keys::job_tasks(job_id)};
   std::size_t index = 0;
-  for (const auto& agent_id : chosen) {
+  for (const auto& [agent_id, shard] : chosen) {
     task_list.push_back(agent_id);
     writes.push_back({"HSET", keys::task(job_id, agent_id), "task_id", task_ids[index], "agent_id", agent_id,
-                      "state", "pending", "shard", by_id[agent_id]->field("shard").value_or(""), "proof",
-                      tree.proof(index)});
+                      "state", "pending", "shard", shard, "proof", tree.proof(index)});
     ++index;
   }
   writes.push_back(std::move(task_list));
   writes.push_back({"EXEC"});
   writes.push_back({"ZADD", keys::tenant_jobs(principal.tenant), now, job_id});
   // Enqueue last: a master never sees a task whose records are not written.
-  for (const auto& agent_id : chosen) {
-    writes.push_back({"XADD", keys::dispatch_queue(by_id[agent_id]->field("shard").value_or("")), "*", "job",
-                      job_id, "agent", agent_id});
+  for (const auto& [agent_id, shard] : chosen) {
+    writes.push_back({"XADD", keys::dispatch_queue(shard), "*", "job", job_id, "agent", agent_id});
   }
   for (const auto& reply : store_.pipeline(writes)) {
     if (reply.kind == Reply::Kind::error) throw StoreError("writing job " + job_id + ": " + reply.text);
@@ -205,7 +210,6 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
       if (queued.kind == Reply::Kind::error) throw StoreError("writing job " + job_id + ": " + queued.text);
     }
   }
-  return result;
 }
 
 Reply Jobs::load_job(const Principal& principal, const std::string& job_id) {

@@ -1,11 +1,13 @@
 #pragma once
 // Jobs and their tasks (api role): validate, resolve targets, write, enqueue.
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/agents.hpp"
 #include "core/api_keys.hpp"
 #include "core/auth.hpp"
+#include "core/job_request.hpp"
 #include "store/store.hpp"
 
 namespace muster::hub {
@@ -34,6 +36,12 @@ class Jobs {
 
  private:
   Reply load_job(const Principal& principal, const std::string& job_id);
+  // The caller's agents the request targets (agent id → shard); 400 for an
+  // unknown listed agent.
+  std::map<std::string, std::string> resolve_targets(const Principal& principal, const JobRequest& req);
+  // Signs the job's statement and writes the job, its tasks and their queue entries.
+  void write_job(const Principal& principal, const JobRequest& req, const std::string& job_id,
+                 const std::map<std::string, std::string>& chosen);
 
   Store& store_;
   Agents& agents_;
