@@ -58,13 +58,10 @@ void Dispatcher::adopt_pending(Poco::Redis::Client& client) {
 }
 
 void Dispatcher::loop() {
-  const std::string queue = keys::dispatch_queue(shard_.shard);
-  const std::string control = keys::control_queue(shard_.shard);
   Poco::Redis::Client::Ptr client;
   // First our own pending entries (delivered to us before a crash, never
   // acknowledged), then new ones.
-  std::string queue_from = "0";
-  std::string control_from = "0";
+  Cursors from;
   using Clock = std::chrono::steady_clock;
   auto next_sweep = Clock::now();
   while (!stopping_) {
@@ -73,8 +70,7 @@ void Dispatcher::loop() {
         client = shard_.store.connect_dedicated(5000);
         ensure_groups(*client);
         adopt_pending(*client);
-        queue_from = "0";
-        control_from = "0";
+        from = Cursors{};
       }
       if (run_on(*client, {"GET", keys::shard_lease(shard_.shard)}).text != lease_token_) {
         // Fenced: another master owns the shard now. ShardLeases stops us soon;
@@ -90,59 +86,7 @@ void Dispatcher::loop() {
         });
       }
       if (link_back_.exchange(false)) sweeper_.look_again_at_all(Sweeper::Look::link_back);
-      // Control requests are always read; tasks only while the window has
-      // room and the component link is up (a task sent into a link that is
-      // down goes nowhere and would wait for the sweep to resend it).
-      long room = sender_.room();
-      if (room < kMinBatch) room = sender_.wait_for_room(stopping_);
-      if (!shard_.link.connected()) {
-        room = 0;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      Command read{"XREADGROUP", "GROUP", keys::kMasterGroup, consumer_, "COUNT",
-                   std::to_string(std::clamp(room, 1L, 512L))};
-      // With the window full, control requests are only polled: the wait for
-      // room above paces this loop.
-      if (room > 0) read.insert(read.end(), {"BLOCK", "1000"});
-      read.push_back("STREAMS");
-      if (room > 0) read.push_back(queue);
-      read.push_back(control);
-      if (room > 0) read.push_back(queue_from);
-      read.push_back(control_from);
-      const Reply reply = run_on(*client, read);
-      std::size_t delivered = 0;
-      for (const auto& stream : reply.elements) {
-        if (stream.elements.size() != 2) continue;
-        const bool is_queue = stream.elements[0].text == queue;
-        std::vector<std::string> ids;
-        std::vector<TaskRef> tasks;
-        for (const auto& entry : stream.elements[1].elements) {
-          if (entry.elements.size() != 2) continue;
-          ++delivered;
-          const Reply& fields = entry.elements[1];
-          if (is_queue) {
-            tasks.push_back({fields.field("job").value_or(""), fields.field("agent").value_or("")});
-          } else {
-            handle_control(fields);
-          }
-          ids.push_back(entry.elements[0].text);
-        }
-        dispatch(tasks);
-        if (ids.empty()) continue;
-        Command ack{"XACK", stream.elements[0].text, keys::kMasterGroup};
-        ack.insert(ack.end(), ids.begin(), ids.end());
-        // Handled entries are dropped: the task and job records hold the
-        // state, and control entries carry account passwords.
-        Command del{"XDEL", stream.elements[0].text};
-        del.insert(del.end(), ids.begin(), ids.end());
-        for (const auto& r : shard_.store.pipeline({ack, del})) {
-          if (r.kind == Reply::Kind::error) throw StoreError(r.text);
-        }
-      }
-      if (delivered == 0) {
-        if (room > 0) queue_from = ">";
-        control_from = ">";
-      }
+      read_streams(*client, from);
       if (Clock::now() >= next_sweep) {
         sweeper_.sweep();
         next_sweep = Clock::now() + std::chrono::seconds(1);
@@ -153,6 +97,63 @@ void Dispatcher::loop() {
       client = nullptr;
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
+  }
+}
+
+void Dispatcher::read_streams(Poco::Redis::Client& client, Cursors& from) {
+  const std::string queue = keys::dispatch_queue(shard_.shard);
+  const std::string control = keys::control_queue(shard_.shard);
+  // Control requests are always read; tasks only while the window has room
+  // and the component link is up (a task sent into a link that is down goes
+  // nowhere and would wait for the sweep to resend it).
+  long room = sender_.room();
+  if (room < kMinBatch) room = sender_.wait_for_room(stopping_);
+  if (!shard_.link.connected()) {
+    room = 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Command read{"XREADGROUP", "GROUP", keys::kMasterGroup, consumer_, "COUNT", std::to_string(std::clamp(room, 1L, 512L))};
+  // With the window full, control requests are only polled: the wait for
+  // room above paces this loop.
+  if (room > 0) read.insert(read.end(), {"BLOCK", "1000"});
+  read.push_back("STREAMS");
+  if (room > 0) read.push_back(queue);
+  read.push_back(control);
+  if (room > 0) read.push_back(from.queue);
+  read.push_back(from.control);
+  const Reply reply = run_on(client, read);
+  std::size_t delivered = 0;
+  for (const auto& stream : reply.elements) {
+    if (stream.elements.size() != 2) continue;
+    const bool is_queue = stream.elements[0].text == queue;
+    std::vector<std::string> ids;
+    std::vector<TaskRef> tasks;
+    for (const auto& entry : stream.elements[1].elements) {
+      if (entry.elements.size() != 2) continue;
+      ++delivered;
+      const Reply& fields = entry.elements[1];
+      if (is_queue) {
+        tasks.push_back({fields.field("job").value_or(""), fields.field("agent").value_or("")});
+      } else {
+        handle_control(fields);
+      }
+      ids.push_back(entry.elements[0].text);
+    }
+    dispatch(tasks);
+    if (ids.empty()) continue;
+    Command ack{"XACK", stream.elements[0].text, keys::kMasterGroup};
+    ack.insert(ack.end(), ids.begin(), ids.end());
+    // Handled entries are dropped: the task and job records hold the state,
+    // and control entries carry account passwords.
+    Command del{"XDEL", stream.elements[0].text};
+    del.insert(del.end(), ids.begin(), ids.end());
+    for (const auto& r : shard_.store.pipeline({ack, del})) {
+      if (r.kind == Reply::Kind::error) throw StoreError(r.text);
+    }
+  }
+  if (delivered == 0) {
+    if (room > 0) from.queue = ">";
+    from.control = ">";
   }
 }
 

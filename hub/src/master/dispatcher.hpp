@@ -37,7 +37,17 @@ class Dispatcher {
  private:
   using TaskRef = std::pair<std::string, std::string>;  // (job id, agent id)
 
+  // Where the next read of each stream starts: "0" (our own unacknowledged
+  // entries, after a reconnect) until they are drained, then ">" (new ones).
+  struct Cursors {
+    std::string queue = "0";
+    std::string control = "0";
+  };
+
   void loop();
+  // One read of the shard's streams (tasks only while the window has room),
+  // handled and acknowledged.
+  void read_streams(Poco::Redis::Client& client, Cursors& from);
   void ensure_groups(Poco::Redis::Client& client);
   void adopt_pending(Poco::Redis::Client& client);
   void dispatch(const std::vector<TaskRef>& batch);
