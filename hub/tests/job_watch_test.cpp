@@ -2,23 +2,16 @@
 // port): a task left in any state without the record that watches it
 // (queue entry, waiting list, parking, in-flight record) is put back where
 // something looks at it, or ended, by the job's deadline at the latest.
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <string>
-#include <thread>
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
 #include "master/job_watch.hpp"
 #include "muster/proto/uuid.hpp"
+#include "redis_server.hpp"
 #include "store/keys.hpp"
 #include "store/store.hpp"
 
@@ -29,62 +22,15 @@ constexpr double kAckWait = 15;
 constexpr double kGrace = 60;
 constexpr const char* kShard = "shard-a.example";
 
-unsigned short free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// One private redis-server for the whole suite.
-class RedisServer {
- public:
-  RedisServer() : port_(free_port()) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string port = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--logfile", "/dev/null", static_cast<char*>(nullptr));
-      std::_Exit(127);
-    }
-  }
-  ~RedisServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  unsigned short port() const { return port_; }
-
- private:
-  unsigned short port_;
-  pid_t pid_ = -1;
-};
-
 class JobWatchTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new RedisServer(); }
+  static void SetUpTestSuite() { server_ = new testing::RedisServer(); }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
   }
 
-  void SetUp() override {
-    store_ = std::make_unique<Store>(StoreConfig{"127.0.0.1", server_->port(), ""}, 4);
-    for (int i = 0; i < 100; ++i) {
-      try {
-        if (store_->run({"PING"}).text == "PONG") break;
-      } catch (const std::exception&) {
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    store_->run({"FLUSHALL"});
-  }
+  void SetUp() override { store_ = server_->fresh_store(); }
 
   // A running job whose tasks are in `states`, with nothing else written: no
   // queue entries, waiting list, parking or in-flight records. It last moved
@@ -130,12 +76,12 @@ class JobWatchTest : public ::testing::Test {
     return !store_->run({"ZSCORE", keys::kRunningJobs, job_id}).is_nil();
   }
 
-  static RedisServer* server_;
+  static testing::RedisServer* server_;
   std::unique_ptr<Store> store_;
   std::vector<std::string> agents_;
 };
 
-RedisServer* JobWatchTest::server_ = nullptr;
+testing::RedisServer* JobWatchTest::server_ = nullptr;
 
 TEST_F(JobWatchTest, PendingTaskThatLostItsQueueEntryIsQueuedAgain) {
   const auto job = make_job({"pending"});
