@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <Poco/Net/SSLManager.h>
 
@@ -88,38 +90,32 @@ int serve(const HubConfig& config) {
   return kOk;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // libstrophe writes without MSG_NOSIGNAL: a dead peer must not kill us.
-  signal(SIGPIPE, SIG_IGN);
-  muster::log::set_program("muster-hub");
+struct Args {
   std::string command = "serve";
   std::string config_path, role_override, tenant = "default";
-  int i = 1;
-  if (argc > 1 && argv[1][0] != '-') command = argv[i++];
-  if (command == "version") {
-    std::cout << "muster-hub " << MUSTER_VERSION << std::endl;
-    return kOk;
-  }
-  for (; i < argc; ++i) {
-    const std::string flag = argv[i];
+};
+
+// The "--name value" flags; sets the log's level and format at once. Returns
+// an exit code when the program should stop here (help, reference, errors).
+std::optional<int> parse_flags(const std::vector<std::string>& flags, Args& args) {
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    const std::string& flag = flags[i];
     if (flag == "--help" || flag == "-h") {
       usage("");
       return kOk;
     }
-    if (command == "config" && flag == "--reference") {
+    if (args.command == "config" && flag == "--reference") {
       std::cout << config_reference();
       return kOk;
     }
-    if (i + 1 >= argc) return usage(flag + " needs a value");
-    const std::string value = argv[++i];
+    if (i + 1 >= flags.size()) return usage(flag + " needs a value");
+    const std::string& value = flags[++i];
     if (flag == "--config") {
-      config_path = value;
+      args.config_path = value;
     } else if (flag == "--role") {
-      role_override = value;
+      args.role_override = value;
     } else if (flag == "--tenant") {
-      tenant = value;
+      args.tenant = value;
     } else if (flag == "--log-level") {
       muster::log::Level level{};
       if (!muster::log::parse_level(value, level)) return usage("--log-level must be error, warn, info or debug");
@@ -132,24 +128,41 @@ int main(int argc, char** argv) {
       return usage("unknown option " + flag);
     }
   }
-  if (config_path.empty()) return usage("--config is required");
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // libstrophe writes without MSG_NOSIGNAL: a dead peer must not kill us.
+  signal(SIGPIPE, SIG_IGN);
+  muster::log::set_program("muster-hub");
+  Args args;
+  int i = 1;
+  if (argc > 1 && argv[1][0] != '-') args.command = argv[i++];
+  if (args.command == "version") {
+    std::cout << "muster-hub " << MUSTER_VERSION << std::endl;
+    return kOk;
+  }
+  if (const auto early_exit = parse_flags(std::vector<std::string>(argv + i, argv + argc), args)) return *early_exit;
+  if (args.config_path.empty()) return usage("--config is required");
   HubConfig config;
   try {
-    config = load_config(config_path, role_override);
+    config = load_config(args.config_path, args.role_override);
   } catch (const ConfigError& e) {
     std::cerr << "muster-hub: " << e.what() << std::endl;
     return kUsage;
   }
   try {
-    if (command == "config") {
+    if (args.command == "config") {
       std::cout << print_config(config);
       return kOk;
     }
-    if (command == "admin-token") return print_admin_token(config, tenant);
-    if (command == "serve") return serve(config);
+    if (args.command == "admin-token") return print_admin_token(config, args.tenant);
+    if (args.command == "serve") return serve(config);
   } catch (const std::exception& e) {
     std::cerr << "muster-hub: " << e.what() << std::endl;
     return kFailure;
   }
-  return usage("unknown command " + command);
+  return usage("unknown command " + args.command);
 }
