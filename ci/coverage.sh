@@ -19,7 +19,7 @@ while read -r gcno; do
   source="$PWD/hub/${gcno#"$objects"/}"
   source="${source%.gcno}"
   line=$(gcov -n -o "$(dirname "$gcno")" "$gcno" 2>/dev/null |
-         awk -v file="File '$source'" '$0 == file {getline; print; exit}')
+         awk -v file="File '$source'" '!done && $0 == file {getline; print; done = 1}')
   case "$line" in "Lines executed:"*) ;; *) continue ;; esac
   pct=$(sed -E 's/Lines executed:([0-9.]+)% of ([0-9]+)/\1/' <<<"$line")
   n=$(sed -E 's/Lines executed:([0-9.]+)% of ([0-9]+)/\2/' <<<"$line")
