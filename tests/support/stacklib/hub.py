@@ -1,38 +1,9 @@
 """muster-hub: its one configuration writer (every layout: one region or many),
 start-up, and the tokens the tests use."""
 
-import http.client
-import json
-import os
-import pwd
-import shutil
-import signal
-import socket
-import ssl
 import subprocess
-import sys
-import time
-from pathlib import Path
 
-from stacklib.util import (  # noqa: F401
-    REPO_ROOT,
-    XMPP_DOMAIN,
-    SHARD,
-    AGENT_RESOURCE,
-    MAX_BODY,
-    XMPP_SERVERS,
-    EJABBERD_USER,
-    EJABBERD_COMPONENT_LOGIN,
-    StackError,
-    build_dir,
-    require_tool,
-    require_binary,
-    free_port,
-    tail,
-    wait_until,
-    port_open,
-    pid_alive,
-    pid_cmdline)
+from stacklib.util import SHARD, StackError, require_binary, free_port, wait_until
 from stacklib.processes import Proc
 
 

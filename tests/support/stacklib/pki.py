@@ -1,37 +1,8 @@
 """The stack's private CA and the certificates of the API and the XMPP servers."""
 
-import http.client
-import json
-import os
-import pwd
-import shutil
-import signal
-import socket
-import ssl
 import subprocess
-import sys
-import time
-from pathlib import Path
 
-from stacklib.util import (  # noqa: F401
-    REPO_ROOT,
-    XMPP_DOMAIN,
-    SHARD,
-    AGENT_RESOURCE,
-    MAX_BODY,
-    XMPP_SERVERS,
-    EJABBERD_USER,
-    EJABBERD_COMPONENT_LOGIN,
-    StackError,
-    build_dir,
-    require_tool,
-    require_binary,
-    free_port,
-    tail,
-    wait_until,
-    port_open,
-    pid_alive,
-    pid_cmdline)
+from stacklib.util import StackError
 
 
 class PkiMixin:

@@ -2,43 +2,17 @@
 and N agents (see muster_stack.py for the whole story)."""
 
 import atexit
-import http.client
 import json
 import os
-import pwd
-import shutil
-import signal
-import socket
-import ssl
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from stacklib.util import (  # noqa: F401
-    REPO_ROOT,
-    XMPP_DOMAIN,
-    SHARD,
-    AGENT_RESOURCE,
-    MAX_BODY,
-    XMPP_SERVERS,
-    EJABBERD_USER,
-    EJABBERD_COMPONENT_LOGIN,
-    StackError,
-    build_dir,
-    require_tool,
-    require_binary,
-    free_port,
-    tail,
-    wait_until,
-    port_open,
-    pid_alive,
-    pid_cmdline)
+from stacklib.util import (XMPP_DOMAIN, SHARD, XMPP_SERVERS, build_dir, require_tool, require_binary, wait_until, port_open)
 from stacklib.agents import AgentsMixin
 from stacklib.api import ApiMixin
 from stacklib.hub import HubMixin
 from stacklib.pki import PkiMixin
-from stacklib.processes import Proc
 from stacklib.store import StoreMixin
 from stacklib.xmpp import XmppMixin
 

@@ -1,16 +1,9 @@
 """Constants and small helpers every part of the stack uses: paths, ports,
 programs, waiting with a timeout."""
 
-import http.client
-import json
 import os
-import pwd
 import shutil
-import signal
 import socket
-import ssl
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +16,6 @@ XMPP_SERVERS = ("prosody", "ejabberd")
 EJABBERD_USER = "ejabberd"  # Debian's ejabberdctl runs the node only as this user (or root → su)
 # What ejabberd 23.01 logs (level info) when a component authenticates.
 EJABBERD_COMPONENT_LOGIN = "Accepted external component"
-
 
 
 class StackError(RuntimeError):

@@ -1,39 +1,11 @@
 """The stack's private XMPP server: Prosody (the default) or ejabberd, with their
 configurations, logs and component logins."""
 
-import http.client
-import json
 import os
 import pwd
-import shutil
-import signal
-import socket
-import ssl
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-from stacklib.util import (  # noqa: F401
-    REPO_ROOT,
-    XMPP_DOMAIN,
-    SHARD,
-    AGENT_RESOURCE,
-    MAX_BODY,
-    XMPP_SERVERS,
-    EJABBERD_USER,
-    EJABBERD_COMPONENT_LOGIN,
-    StackError,
-    build_dir,
-    require_tool,
-    require_binary,
-    free_port,
-    tail,
-    wait_until,
-    port_open,
-    pid_alive,
-    pid_cmdline)
-from stacklib.processes import EjabberdProc, Proc, user_args
+from stacklib.util import (XMPP_DOMAIN, SHARD, EJABBERD_USER, EJABBERD_COMPONENT_LOGIN, StackError, require_tool, free_port)
+from stacklib.processes import EjabberdProc, Proc
 
 
 class XmppMixin:
