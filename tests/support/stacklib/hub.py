@@ -64,17 +64,19 @@ shards = {", ".join(r['shards'])}
         proc.start()
         self.wait_hub(logins_before)
 
-    def wait_hub(self, logins_before, timeout=30):
-        """Wait for /healthz and for the hub's component to log in to Prosody
-        (more often than the logins_before counted before the hub started)."""
-        proc = self.procs["hub"]
-
+    def wait_healthy(self, proc, timeout):
+        """Wait until GET /healthz answers ok (the hub serves and reaches its store)."""
         def healthy():
             status, body = self.api("GET", "/healthz", token=None, timeout=3)
             return status == 200 and isinstance(body, dict) and body.get("status") == "ok"
 
-        wait_until(healthy, timeout, f"GET {self.hub_url}/healthz", interval=0.2,
-                   check=proc.check_running)
+        wait_until(healthy, timeout, f"GET {self.hub_url}/healthz", interval=0.2, check=proc.check_running)
+
+    def wait_hub(self, logins_before, timeout=30):
+        """Wait for /healthz and for the hub's component to log in to Prosody
+        (more often than the logins_before counted before the hub started)."""
+        proc = self.procs["hub"]
+        self.wait_healthy(proc, timeout)
         wait_until(lambda: self.component_logins() > logins_before, timeout,
                    f"component {SHARD} to authenticate to Prosody", interval=0.2,
                    check=proc.check_running)

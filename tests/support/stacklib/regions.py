@@ -1,6 +1,5 @@
 """Several regions (one Prosody each), several shards a region, standby masters."""
 
-import sys
 import time
 
 from stacklib.util import XMPP_DOMAIN, StackError, require_tool, require_binary, free_port, wait_until
@@ -118,13 +117,7 @@ class RegionStack(MusterStack):
 
     def wait_hub(self, logins_before, timeout=60):
         proc = self.procs["hub"]
-
-        def healthy():
-            status, body = self.api("GET", "/healthz", token=None, timeout=3)
-            return status == 200 and isinstance(body, dict) and body.get("status") == "ok"
-
-        wait_until(healthy, timeout, f"GET {self.hub_url}/healthz", interval=0.2,
-                   check=proc.check_running)
+        self.wait_healthy(proc, timeout)
         if "--role" not in proc.argv or proc.argv[proc.argv.index("--role") + 1] != "api":
             self.wait_leases(timeout, check=proc.check_running)
 
@@ -194,12 +187,7 @@ class RegionStack(MusterStack):
         order += [n for n in self.procs if n == "hub"]
         order += sorted(n for n in self.procs if n.startswith("prosody"))
         order += [n for n in self.procs if n == "redis"]
-        for name in order:
-            try:
-                self.procs[name].stop(timeout=10)
-            except Exception as e:  # noqa: BLE001 - keep stopping the rest
-                print(f"muster_stack: stopping {name}: {e}", file=sys.stderr)
-        self._stopped = True
+        self.stop_in_order(order)
 
     # -- agents -------------------------------------------------------------------
     def create_region_enroll_token(self, region, uses, labels=None):

@@ -98,7 +98,10 @@ class MusterStack(PkiMixin, StoreMixin, XmppMixin, HubMixin, AgentsMixin, ApiMix
         """Stop everything this stack started, agents first. Safe to call twice."""
         order = sorted((n for n in self.procs if n.startswith("agent")), reverse=True)
         order += [n for n in ("hub", "prosody", "ejabberd", "epmd", "redis") if n in self.procs]
-        for name in order:
+        self.stop_in_order(order)
+
+    def stop_in_order(self, names):
+        for name in names:
             try:
                 self.procs[name].stop(timeout=10)
             except Exception as e:  # noqa: BLE001 - keep stopping the rest
