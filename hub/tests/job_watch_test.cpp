@@ -13,6 +13,8 @@
 #include "muster/proto/uuid.hpp"
 #include "redis_server.hpp"
 #include "store/keys.hpp"
+#include "store/redis_shard_store.hpp"
+#include "store/task_scripts.hpp"
 #include "store/store.hpp"
 
 namespace muster::hub {
@@ -30,7 +32,10 @@ class JobWatchTest : public ::testing::Test {
     server_ = nullptr;
   }
 
-  void SetUp() override { store_ = server_->fresh_store(); }
+  void SetUp() override {
+    store_ = server_->fresh_store();
+    shard_store_ = std::make_unique<RedisShardStore>(*store_, kShard);
+  }
 
   // A running job whose tasks are in `states`, with nothing else written: no
   // queue entries, waiting list, parking or in-flight records. It last moved
@@ -78,6 +83,7 @@ class JobWatchTest : public ::testing::Test {
 
   static testing::RedisServer* server_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<RedisShardStore> shard_store_;
   std::vector<std::string> agents_;
 };
 
@@ -85,7 +91,7 @@ testing::RedisServer* JobWatchTest::server_ = nullptr;
 
 TEST_F(JobWatchTest, PendingTaskThatLostItsQueueEntryIsQueuedAgain) {
   const auto job = make_job({"pending"});
-  JobWatch watch(*store_, kAckWait, kGrace);
+  JobWatch watch(*shard_store_, kAckWait, kGrace);
   EXPECT_EQ(watch.run(false), 1u);
   EXPECT_EQ(queued(), 1);
   EXPECT_EQ(task_state(job, 0), "pending");  // the claim, not the watch, dispatches it
@@ -96,7 +102,7 @@ TEST_F(JobWatchTest, PendingTaskThatLostItsSlotReleaseIsQueuedAgain) {
   // The slot's holder ended, but the follow-up that hands the slot to the
   // waiting task was lost (its queue entry and the waiting list with it).
   const auto job = make_job({"succeeded", "pending", "pending"}, 1);
-  JobWatch watch(*store_, kAckWait, kGrace);
+  JobWatch watch(*shard_store_, kAckWait, kGrace);
   watch.run(false);
   EXPECT_EQ(queued(), 2);  // both: each claim sends one or puts it on a fresh waiting list
   EXPECT_EQ(store_->run({"LLEN", keys::job_slot_queue(job)}).integer, 0);
@@ -104,7 +110,7 @@ TEST_F(JobWatchTest, PendingTaskThatLostItsSlotReleaseIsQueuedAgain) {
 
 TEST_F(JobWatchTest, PendingTasksWaitWhileEverySlotIsBusy) {
   const auto job = make_job({"running", "pending"}, 1);
-  JobWatch watch(*store_, kAckWait, kGrace);
+  JobWatch watch(*shard_store_, kAckWait, kGrace);
   watch.run(false);
   EXPECT_EQ(queued(), 0);  // the slot is busy: the running task's end frees it
   ASSERT_TRUE(inflight_due(job, 0));
@@ -118,7 +124,7 @@ TEST_F(JobWatchTest, PendingTasksWaitWhileEverySlotIsBusy) {
 
 TEST_F(JobWatchTest, DispatchedTaskWithoutInFlightRecordIsWatchedAgain) {
   const auto job = make_job({"dispatched"});
-  JobWatch watch(*store_, kAckWait, kGrace);
+  JobWatch watch(*shard_store_, kAckWait, kGrace);
   const double before = unix_time();
   watch.run(false);
   const auto due = inflight_due(job, 0);
@@ -129,7 +135,7 @@ TEST_F(JobWatchTest, DispatchedTaskWithoutInFlightRecordIsWatchedAgain) {
 
 TEST_F(JobWatchTest, RunningTaskWithoutInFlightRecordGetsItsTimeoutAndGrace) {
   const auto job = make_job({"running"});
-  JobWatch watch(*store_, kAckWait, kGrace);
+  JobWatch watch(*shard_store_, kAckWait, kGrace);
   const double before = unix_time();
   watch.run(false);
   const auto due = inflight_due(job, 0);
@@ -140,13 +146,13 @@ TEST_F(JobWatchTest, RunningTaskWithoutInFlightRecordGetsItsTimeoutAndGrace) {
 TEST_F(JobWatchTest, AnExistingInFlightRecordKeepsItsDueTime) {
   const auto job = make_job({"running"});
   store_->run({"ZADD", keys::inflight(kShard), "12345", job + "|" + agents_[0]});
-  JobWatch(*store_, kAckWait, kGrace).run(true);
+  JobWatch(*shard_store_, kAckWait, kGrace).run(true);
   EXPECT_EQ(*inflight_due(job, 0), 12345);
 }
 
 TEST_F(JobWatchTest, PendingTaskPastTheDeadlineExpiresAndTheJobEnds) {
   const auto job = make_job({"succeeded", "pending"}, 0, 60, -1);
-  JobWatch(*store_, kAckWait, kGrace).run(false);
+  JobWatch(*shard_store_, kAckWait, kGrace).run(false);
   EXPECT_EQ(task_state(job, 1), "expired");
   EXPECT_EQ(job_field(job, "state"), "failed");
   EXPECT_EQ(job_field(job, "n_expired"), "1");
@@ -157,7 +163,7 @@ TEST_F(JobWatchTest, PendingTaskPastTheDeadlineExpiresAndTheJobEnds) {
 TEST_F(JobWatchTest, CancelledOrHaltedJobEndsItsPendingTasks) {
   const auto cancelled = make_job({"pending"}, 0, 60, 600, {"cancel_requested", "1"});
   const auto halted = make_job({"failed", "pending"}, 0, 60, 600, {"halted", "1"});
-  JobWatch(*store_, kAckWait, kGrace).run(false);
+  JobWatch(*shard_store_, kAckWait, kGrace).run(false);
   EXPECT_EQ(task_state(cancelled, 0), "cancelled");
   EXPECT_EQ(job_field(cancelled, "state"), "cancelled");
   EXPECT_EQ(task_state(halted, 2), "skipped");
@@ -168,7 +174,7 @@ TEST_F(JobWatchTest, CancelledOrHaltedJobEndsItsPendingTasks) {
 TEST_F(JobWatchTest, JobWhoseEveryTaskEndedButWhoseEndWasLostEnds) {
   const auto job = make_job({"succeeded", "succeeded"});
   store_->run({"HSET", keys::job(job), "remaining", "1", "n_succeeded", "1"});  // the last change half kept
-  JobWatch(*store_, kAckWait, kGrace).run(false);
+  JobWatch(*shard_store_, kAckWait, kGrace).run(false);
   EXPECT_EQ(job_field(job, "state"), "succeeded");
   EXPECT_EQ(job_field(job, "n_succeeded"), "2");
   EXPECT_EQ(job_field(job, "remaining"), "0");
@@ -177,7 +183,7 @@ TEST_F(JobWatchTest, JobWhoseEveryTaskEndedButWhoseEndWasLostEnds) {
 
 TEST_F(JobWatchTest, AJobThatMovedRecentlyIsLeftAloneUntilItStalls) {
   const auto job = make_job({"pending"}, 0, /*idle_s=*/1);
-  JobWatch watch(*store_, kAckWait, kGrace);
+  JobWatch watch(*shard_store_, kAckWait, kGrace);
   EXPECT_EQ(watch.run(false), 0u);
   EXPECT_EQ(queued(), 0);
   const double next = std::stod(store_->run({"ZSCORE", keys::kRunningJobs, job}).text);
@@ -189,7 +195,7 @@ TEST_F(JobWatchTest, AJobThatMovedRecentlyIsLeftAloneUntilItStalls) {
 
 TEST_F(JobWatchTest, AJobThatNeverMovesIsLookedAtLessOftenButAtItsDeadline) {
   const auto job = make_job({"pending"}, 0, 60, 25);
-  JobWatch watch(*store_, kAckWait, kGrace);
+  JobWatch watch(*shard_store_, kAckWait, kGrace);
   watch.run(false);
   const double first = std::stod(job_field(job, "watch_interval"));
   // Looked at 30 s ago, after its last move 60 s ago: nothing moved since.
@@ -204,14 +210,14 @@ TEST_F(JobWatchTest, AJobThatNeverMovesIsLookedAtLessOftenButAtItsDeadline) {
 TEST_F(JobWatchTest, AJobWhoseRecordsAreGoneIsForgotten) {
   const std::string job = proto::new_uuid();
   store_->run({"ZADD", keys::kRunningJobs, "1", job});
-  JobWatch(*store_, kAckWait, kGrace).run(false);
+  JobWatch(*shard_store_, kAckWait, kGrace).run(false);
   EXPECT_FALSE(watched(job));
 }
 
 TEST_F(JobWatchTest, CountersAreRecountedFromTheTasks) {
   const auto job = make_job({"running", "pending", "succeeded"});
   store_->run({"HSET", keys::job(job), "n_running", "0", "n_pending", "3", "remaining", "7"});
-  JobWatch(*store_, kAckWait, kGrace).run(false);
+  JobWatch(*shard_store_, kAckWait, kGrace).run(false);
   EXPECT_EQ(job_field(job, "n_running"), "1");
   EXPECT_EQ(job_field(job, "n_pending"), "1");
   EXPECT_EQ(job_field(job, "remaining"), "2");
@@ -220,7 +226,7 @@ TEST_F(JobWatchTest, CountersAreRecountedFromTheTasks) {
 TEST_F(JobWatchTest, ATaskListedTwiceCountsOnce) {
   const auto job = make_job({"succeeded", "pending"});
   store_->run({"RPUSH", keys::job_tasks(job), agents_[0], agents_[1]});  // the job's writes, retried
-  JobWatch(*store_, kAckWait, kGrace).run(false);
+  JobWatch(*shard_store_, kAckWait, kGrace).run(false);
   EXPECT_EQ(job_field(job, "total"), "2");
   EXPECT_EQ(job_field(job, "n_succeeded"), "1");
   EXPECT_EQ(job_field(job, "n_pending"), "1");

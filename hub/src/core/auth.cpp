@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "muster/proto/uuid.hpp"
 #include "store/keys.hpp"
+#include "store/lua_scripts.hpp"
 
 namespace muster::hub {
 namespace {
@@ -156,30 +157,14 @@ void Auth::revoke(const std::string& tenant, const std::string& token_id) {
   throw ApiError(404, "not_found", "no token " + token_id);
 }
 
-// Takes one use only when one is left, in one step: a refused attempt leaves
-// the token as it was, and a token that expired or was revoked meanwhile is
-// not brought back as a bare hash. KEYS: token hash. Returns the uses left
-// after this one, or -1 when none was left (or the token is gone).
-constexpr const char* kConsumeUseScript = R"lua(
-local uses = tonumber(redis.call('HGET', KEYS[1], 'uses'))
-if uses == nil or uses <= 0 then return -1 end
-return redis.call('HINCRBY', KEYS[1], 'uses', -1)
-)lua";
-
-// Gives a use back after an enrollment that took it failed later on (the
-// master did not create the account), unless the token is gone by now.
-constexpr const char* kRefundUseScript = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-return redis.call('HINCRBY', KEYS[1], 'uses', 1)
-)lua";
 
 void Auth::consume_enroll_use(const Principal& principal) {
-  const Reply left = store_.eval(kConsumeUseScript, {keys::token(principal.token_hash)}, {});
+  const Reply left = store_.eval(lua::enroll_use_take, {keys::token(principal.token_hash)}, {});
   if (left.integer < 0) throw unauthorized("enrollment token has no uses left");
 }
 
 void Auth::refund_enroll_use(const Principal& principal) {
-  store_.eval(kRefundUseScript, {keys::token(principal.token_hash)}, {});
+  store_.eval(lua::enroll_use_refund, {keys::token(principal.token_hash)}, {});
 }
 
 void require_role(const Principal& p, Role needed) {

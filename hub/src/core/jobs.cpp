@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "core/job_request.hpp"
 #include "core/tasks.hpp"
+#include "store/task_scripts.hpp"
 #include "muster/proto/signing.hpp"
 #include "muster/proto/uuid.hpp"
 #include "store/keys.hpp"

@@ -12,6 +12,8 @@
 
 #include <strophe.h>
 
+#include "master/stanza_link.hpp"
+
 namespace muster::hub {
 
 struct ComponentSettings {
@@ -21,7 +23,7 @@ struct ComponentSettings {
   std::string secret;
 };
 
-class ComponentLink {
+class ComponentLink final : public StanzaLink {
  public:
   struct Handlers {
     std::function<void()> on_connected;
@@ -30,18 +32,18 @@ class ComponentLink {
   };
 
   ComponentLink(ComponentSettings settings, Handlers handlers);
-  ~ComponentLink();
+  ~ComponentLink() override;
   ComponentLink(const ComponentLink&) = delete;
   ComponentLink& operator=(const ComponentLink&) = delete;
 
   void start();
   void stop();
   // Runs `work` on the XMPP thread (where ctx() and send() may be used).
-  void post(std::function<void()> work);
+  void post(std::function<void()> work) override;
   // XMPP thread only.
-  xmpp_ctx_t* ctx() const { return ctx_; }
-  void send(xmpp_stanza_t* stanza);
-  bool connected() const { return state_ == State::connected; }
+  xmpp_ctx_t* ctx() const override { return ctx_; }
+  void send(xmpp_stanza_t* stanza) override;
+  bool connected() const override { return state_ == State::connected; }
 
  private:
   enum class State { idle, connecting, connected, waiting };

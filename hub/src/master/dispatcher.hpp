@@ -29,29 +29,20 @@ class Dispatcher {
 
   void start();
   void stop();
+  // A whole read of the queue at once: claims the tasks, sends those it may,
+  // parks those of offline agents.
+  void dispatch(const std::vector<TaskKey>& batch);
   // Any thread: a store command failed; recovery runs once it answers again.
   void note_store_failure() { store_failed_ = true; }
   // XMPP thread: the component link (re)connected.
   void note_link_back() { link_back_ = true; }
 
  private:
-  using TaskRef = std::pair<std::string, std::string>;  // (job id, agent id)
-
-  // Where the next read of each stream starts: "0" (our own unacknowledged
-  // entries, after a reconnect) until they are drained, then ">" (new ones).
-  struct Cursors {
-    std::string queue = "0";
-    std::string control = "0";
-  };
-
   void loop();
   // One read of the shard's streams (tasks only while the window has room),
   // handled and acknowledged.
-  void read_streams(Poco::Redis::Client& client, Cursors& from);
-  void ensure_groups(Poco::Redis::Client& client);
-  void adopt_pending(Poco::Redis::Client& client);
-  void dispatch(const std::vector<TaskRef>& batch);
-  void handle_control(const Reply& fields);
+  void read_streams(DispatchFeed& feed);
+  void handle_control(const ControlRequest& request);
   void cancel_running(const std::string& job_id);
 
   const ShardContext& shard_;

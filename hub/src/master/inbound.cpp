@@ -8,12 +8,9 @@
 #include "muster/proto/messages.hpp"
 #include "muster/proto/stanza.hpp"
 #include "muster/proto/uuid.hpp"
-#include "store/keys.hpp"
 
 namespace muster::hub {
 namespace {
-
-constexpr std::size_t kOutputStreamLength = 10000;
 
 // Stanza errors that mean "not delivered" (the server bounced it), as
 // opposed to an answer from the agent itself.
@@ -82,7 +79,7 @@ void Inbound::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, 
     return;
   }
   writer_.post([this, agent_id, job_id, why = proto::error_description(stanza)] {
-    if (shard_.store.run({"SISMEMBER", keys::kRevokedAgents, agent_id}).integer == 1) return;
+    if (shard_.store.is_revoked(agent_id)) return;
     on_task_error(agent_id, job_id, why);
   });
 }
@@ -110,7 +107,7 @@ void Inbound::reply_error(const Event& e, const char* error_type, const char* co
 void Inbound::handle(const Event& e) {
   const bool request = e.name == "iq" && (e.type == "get" || e.type == "set");
   try {
-    if (shard_.store.run({"SISMEMBER", keys::kRevokedAgents, e.agent_id}).integer == 1) {
+    if (shard_.store.is_revoked(e.agent_id)) {
       // Deleted: treated as a stranger.
       if (request) reply_error(e, "auth", "forbidden", "not an agent of this region");
       return;
@@ -134,59 +131,49 @@ void Inbound::handle(const Event& e) {
 }
 
 void Inbound::on_presence(const Event& e) {
-  Store& store = shard_.store;
-  if (store.run({"HGET", keys::agent(e.agent_id), "shard"}).text != shard_.shard) return;  // not enrolled here
+  ShardStore& store = shard_.store;
+  if (store.agent_shard(e.agent_id) != shard_.shard) return;  // not enrolled here
   if (e.type == "unavailable") {
-    store.run({"HSET", keys::agent(e.agent_id), "status", "offline", "last_seen", std::to_string(unix_seconds())});
+    store.record_presence(e.agent_id, false, nullptr);
     return;
   }
   if (!e.type.empty()) return;  // probes, errors, subscriptions: nothing to do
-  Command update{"HSET", keys::agent(e.agent_id), "status", "online", "last_seen", std::to_string(unix_seconds())};
+  std::optional<proto::Facts> facts;
   if (e.payload) {
-    if (auto facts = proto::decode_facts(*e.payload)) {
-      for (const auto& [field, value] : std::initializer_list<std::pair<const char*, const std::string&>>{
-               {"hostname", facts->hostname}, {"os", facts->os}, {"arch", facts->arch}, {"kernel", facts->kernel},
-               {"agent_version", facts->agent_version}}) {
-        update.push_back(field);
-        update.push_back(value);
-      }
+    if (auto decoded = proto::decode_facts(*e.payload)) {
+      facts = std::move(*decoded);
     } else {
-      log::warn("master", "agent " + e.agent_id + " sent malformed facts: " + facts.error().message);
+      log::warn("master", "agent " + e.agent_id + " sent malformed facts: " + decoded.error().message);
     }
   }
-  store.run(update);
+  store.record_presence(e.agent_id, true, facts ? &*facts : nullptr);
   parking_.release(e.agent_id);
 }
 
 void Inbound::on_output(const Event& e) {
   auto chunk = proto::decode_output_chunk(*e.payload);
-  if (!chunk) return;
-  Store& store = shard_.store;
-  if (store.run({"HGET", keys::task(chunk->job_id, e.agent_id), "task_id"}).text != chunk->task_id) return;
-  store.run({"XADD", keys::job_events(chunk->job_id), "MAXLEN", "~", std::to_string(kOutputStreamLength), "*",
-             "type", "output", "agent", e.agent_id, "stream",
-             chunk->stream == proto::Stream::stdout_stream ? "stdout" : "stderr", "seq", std::to_string(chunk->seq),
-             "data", chunk->data});
+  if (chunk) shard_.store.append_output(e.agent_id, *chunk);
 }
 
 void Inbound::on_task_error(const std::string& agent_id, const std::string& job_id, const std::string& why) {
-  Store& store = shard_.store;
-  const std::string member = job_id + "|" + agent_id;
+  ShardStore& store = shard_.store;
+  const TaskKey task{job_id, agent_id};
   if (is_delivery_failure(why)) {
     // Not delivered: back to pending, parked until the agent is online again.
     // Only a task really sent to this agent says so: an error naming a task
     // it never had changes nothing.
-    const auto outcome = transition_task(store, job_id, agent_id, "pending", {"dispatched"});
+    const auto outcome = store.transition({{job_id, agent_id, "pending", {"dispatched"}, {}}}).front();
     if (outcome.moved) {
-      store.pipeline({{"HSET", keys::agent(agent_id), "status", "offline"}, {"ZREM", keys::inflight(shard_.shard), member}});
-      parking_.park(job_id, agent_id);
+      store.record_undeliverable(task);
+      parking_.park(task);
     }
-    follow_up(store, job_id, outcome);
+    store.follow_up(job_id, outcome);
   } else {
-    const auto outcome = transition_task(store, job_id, agent_id, "failed", {"dispatched", "running"},
-                                         {"error", "refused by the agent: " + why, "finished_at", format_time(unix_time())});
-    if (outcome.moved) store.run({"ZREM", keys::inflight(shard_.shard), member});
-    follow_up(store, job_id, outcome);
+    const auto outcome = store.transition({{job_id, agent_id, "failed", {"dispatched", "running"},
+                                            {"error", "refused by the agent: " + why, "finished_at",
+                                             format_time(unix_time())}}}).front();
+    if (outcome.moved) store.drop_in_flight(task);
+    store.follow_up(job_id, outcome);
   }
 }
 

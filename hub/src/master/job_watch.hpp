@@ -23,7 +23,7 @@
 #include <string>
 
 #include "core/tasks.hpp"
-#include "store/store.hpp"
+#include "store/shard_store.hpp"
 
 namespace muster::hub {
 
@@ -31,16 +31,16 @@ class JobWatch {
  public:
   // `ack_wait_s` and `result_grace_s` give the in-flight records it restores
   // the same due times the dispatcher gives them.
-  JobWatch(Store& store, double ack_wait_s, double result_grace_s);
+  JobWatch(ShardStore& store, double ack_wait_s, double result_grace_s);
 
   // Looks at the running jobs that are due, or at every running job when
   // `force`; returns how many jobs it repaired (looked at and changed).
   std::size_t run(bool force);
 
  private:
-  void apply(const std::string& job_id, const JobWatchOutcome& outcome, std::vector<Command>& writes);
+  void apply(const std::string& job_id, const JobWatchOutcome& outcome, ShardStore::JobWatchWrites& writes);
 
-  Store& store_;
+  ShardStore& store_;
   const double ack_wait_s_;
   const double result_grace_s_;
 };

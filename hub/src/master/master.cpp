@@ -5,16 +5,17 @@
 namespace muster::hub {
 
 Master::Master(const RegionConfig& region, std::string shard, Store& store, std::string lease_token)
-    : link_(ComponentSettings{region.component_host, region.component_port, shard, region.component_secret},
+    : store_(store, shard),
+      link_(ComponentSettings{region.component_host, region.component_port, shard, region.component_secret},
             ComponentLink::Handlers{[this] {
                                       dispatcher_.note_link_back();
                                       admin_.greet_online_agents();
                                     },
                                     [this](xmpp_stanza_t* s) { inbound_.on_stanza(s); }}),
-      shard_{region, std::move(shard), store, link_},
+      shard_{region, std::move(shard), store_, link_},
       writer_([this] { note_store_failure(); }),
       recorder_(
-          store, shard_.shard, kResultGraceSeconds,
+          store_, kResultGraceSeconds,
           [this](std::vector<Recorder::Answer> answers) {
             link_.post([this, answers = std::move(answers)] {
               for (const auto& a : answers) {

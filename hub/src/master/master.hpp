@@ -22,7 +22,7 @@
 #include "master/sweeper.hpp"
 #include "master/task_sender.hpp"
 #include "master/xmpp_admin.hpp"
-#include "store/store.hpp"
+#include "store/redis_shard_store.hpp"
 
 namespace muster::hub {
 
@@ -40,6 +40,7 @@ class Master {
  private:
   void note_store_failure() { dispatcher_.note_store_failure(); }
 
+  RedisShardStore store_;
   ComponentLink link_;
   const ShardContext shard_;
   StoreWriter writer_;

@@ -12,7 +12,7 @@ class Parking {
  public:
   explicit Parking(const ShardContext& shard) : shard_(shard) {}
 
-  void park(const std::string& job_id, const std::string& agent_id);
+  void park(const TaskKey& task);
   // The agent came online: its parked tasks go back on the shard's queue.
   void release(const std::string& agent_id);
   // Parked tasks whose job deadline has passed end as expired.

@@ -1,26 +1,22 @@
 #include "master/recorder.hpp"
 
 #include <algorithm>
-#include <iostream>
-#include <map>
 #include <set>
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
 #include "muster/proto/log.hpp"
-#include "store/keys.hpp"
 
 namespace muster::hub {
 namespace {
 
-std::string member(const Recorder::Report& r) { return r.job_id + "|" + r.agent_id; }
+TaskKey task_of(const Recorder::Report& r) { return {r.job_id, r.agent_id}; }
 
 }  // namespace
 
-Recorder::Recorder(Store& store, std::string shard, double result_grace_s, AnswerSink answers,
+Recorder::Recorder(ShardStore& store, double result_grace_s, AnswerSink answers,
                    std::function<void()> on_store_failure)
     : store_(store),
-      shard_(std::move(shard)),
       result_grace_s_(result_grace_s),
       answers_(std::move(answers)),
       on_store_failure_(std::move(on_store_failure)) {}
@@ -73,25 +69,17 @@ void Recorder::record(std::vector<Report>& batch) {
         if (unique.insert(r.agent_id).second) agents.push_back(r.agent_id);
       }
     }
-    std::vector<Command> checks;
-    for (const auto& a : agents) checks.push_back({"SISMEMBER", keys::kRevokedAgents, a});
+    std::vector<TaskKey> with_results;
     for (const auto& r : batch) {
-      if (r.result) checks.push_back({"HGET", keys::task(r.job_id, r.agent_id), "task_id"});
+      if (r.result) with_results.push_back(task_of(r));
     }
-    const auto replies = store_.pipeline(checks);
-    for (const auto& reply : replies) {
-      if (reply.kind == Reply::Kind::error) throw StoreError(reply.text);
-    }
-    std::set<std::string> revoked;
-    for (std::size_t i = 0; i < agents.size(); ++i) {
-      if (replies[i].integer == 1) revoked.insert(agents[i]);
-    }
+    const ReportChecks checks = store_.check_reports(agents, with_results);
     // Acks first: an agent acknowledges a task before it sends its result.
     std::vector<const Report*> acks, results;
-    std::size_t next_task_id = agents.size();
+    std::size_t next_task_id = 0;
     for (const auto& r : batch) {
-      const std::string* sent_task_id = r.result ? &replies[next_task_id++].text : nullptr;
-      if (revoked.count(r.agent_id) != 0) {
+      const std::string* sent_task_id = r.result ? &checks.sent_task_ids.at(next_task_id++) : nullptr;
+      if (checks.revoked_agents.count(r.agent_id) != 0) {
         if (r.result) answers.push_back({r.iq_id, r.from, false, "auth", "forbidden", "not an agent of this region"});
         continue;
       }
@@ -125,65 +113,44 @@ void Recorder::record_acks(const std::vector<const Report*>& acks) {
   if (acks.empty()) return;
   std::vector<TransitionRequest> moves;
   for (const auto* r : acks) moves.push_back({r->job_id, r->agent_id, "running", {"dispatched"}, {}});
-  const auto outcomes = transition_tasks(store_, moves);
+  const auto outcomes = store_.transition(moves);
   // The task now has until its timeout (plus grace) to report.
-  std::map<std::string, double> timeouts;
+  std::set<std::string> jobs;
   for (std::size_t i = 0; i < acks.size(); ++i) {
-    if (outcomes[i].moved) timeouts.emplace(acks[i]->job_id, 0);
+    if (outcomes[i].moved) jobs.insert(acks[i]->job_id);
   }
-  if (timeouts.empty()) return;
-  std::vector<Command> reads;
-  for (const auto& [job_id, unused] : timeouts) reads.push_back({"HGET", keys::job(job_id), "timeout_s"});
-  const auto replies = store_.pipeline(reads);
-  std::size_t k = 0;
-  for (auto& [job_id, timeout] : timeouts) {
-    const std::string& text = replies[k++].text;
-    timeout = text.empty() ? 300 : std::stod(text);
-  }
+  if (jobs.empty()) return;
+  const auto timeouts = store_.job_timeouts(jobs);
   const double now = unix_time();
-  std::vector<Command> deadlines;
+  std::vector<InFlight> deadlines;
   for (std::size_t i = 0; i < acks.size(); ++i) {
-    if (!outcomes[i].moved) continue;
-    deadlines.push_back({"ZADD", keys::inflight(shard_), "XX",
-                         format_time(now + timeouts[acks[i]->job_id] + result_grace_s_), member(*acks[i])});
+    if (outcomes[i].moved) deadlines.push_back({task_of(*acks[i]), now + timeouts.at(acks[i]->job_id) + result_grace_s_});
   }
-  store_.pipeline(deadlines);
+  store_.watch_in_flight(deadlines, InFlightWrite::move_if_present);
 }
 
 void Recorder::record_results(const std::vector<const Report*>& results, std::vector<Answer>& answers) {
   if (results.empty()) return;
   std::vector<TransitionRequest> moves;
-  std::vector<Command> settled;
+  std::vector<TaskKey> settled;
   for (const auto* r : results) {
-    const proto::TaskResult& result = *r->result;
-    std::vector<std::string> fields{"stdout",         result.stdout_text,
-                                    "stderr",         result.stderr_text,
-                                    "stdout_dropped", std::to_string(result.stdout_dropped),
-                                    "stderr_dropped", std::to_string(result.stderr_dropped),
-                                    "started_at",     format_time(result.started_at),
-                                    "finished_at",    format_time(result.finished_at),
-                                    "duration_ms",    std::to_string(result.duration_ms)};
-    if (result.exit_code) fields.insert(fields.end(), {"exit_code", std::to_string(*result.exit_code)});
-    if (result.signal) fields.insert(fields.end(), {"signal", std::to_string(*result.signal)});
-    if (result.error) fields.insert(fields.end(), {"error", *result.error});
-    // A repeated result (the agent resends until acked) finds the task final
-    // already and changes nothing; it is acknowledged all the same.
-    moves.push_back({r->job_id, r->agent_id, proto::to_string(result.state), {"pending", "dispatched", "running"},
-                     std::move(fields)});
-    settled.push_back({"ZREM", keys::inflight(shard_), member(*r)});
+    moves.push_back({r->job_id, r->agent_id, proto::to_string(r->result->state), {"pending", "dispatched", "running"},
+                     result_fields(*r->result)});
+    settled.push_back(task_of(*r));
   }
+  // A repeated result (the agent resends until acked) finds the task final
+  // already and changes nothing; it is acknowledged all the same.
   std::vector<TransitionOutcome> outcomes;
   try {
-    outcomes = transition_tasks(store_, moves, settled);
+    outcomes = store_.transition(moves, settled);
   } catch (const StoreError&) {
     // The in-flight records may be gone while the transitions did not run:
-    // put them back (NX keeps any the removal missed), so the sweep still
+    // put them back (keeping any the removal missed), so the sweep still
     // watches these tasks until their agents' resent results are recorded.
-    std::vector<Command> restore;
-    const std::string due = format_time(unix_time() + result_grace_s_);
-    for (const auto* r : results) restore.push_back({"ZADD", keys::inflight(shard_), "NX", due, member(*r)});
+    std::vector<InFlight> restore;
+    for (const auto& t : settled) restore.push_back({t, unix_time() + result_grace_s_});
     try {
-      store_.pipeline(restore);
+      store_.watch_in_flight(restore, InFlightWrite::keep_if_present);
     } catch (const StoreError& e) {
       log::warn("master", std::string("store: cannot restore in-flight records: ") + e.what());
     }
@@ -191,9 +158,23 @@ void Recorder::record_results(const std::vector<const Report*>& results, std::ve
   }
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& o = outcomes[i];
-    if (o.release_agent || o.job_halted || o.job_finished) follow_up(store_, results[i]->job_id, o);
+    if (o.release_agent || o.job_halted || o.job_finished) store_.follow_up(results[i]->job_id, o);
     answers.push_back({results[i]->iq_id, results[i]->from, true, {}, {}, {}});
   }
+}
+
+std::vector<std::string> Recorder::result_fields(const proto::TaskResult& result) {
+  std::vector<std::string> fields{"stdout",         result.stdout_text,
+                                  "stderr",         result.stderr_text,
+                                  "stdout_dropped", std::to_string(result.stdout_dropped),
+                                  "stderr_dropped", std::to_string(result.stderr_dropped),
+                                  "started_at",     format_time(result.started_at),
+                                  "finished_at",    format_time(result.finished_at),
+                                  "duration_ms",    std::to_string(result.duration_ms)};
+  if (result.exit_code) fields.insert(fields.end(), {"exit_code", std::to_string(*result.exit_code)});
+  if (result.signal) fields.insert(fields.end(), {"signal", std::to_string(*result.signal)});
+  if (result.error) fields.insert(fields.end(), {"error", *result.error});
+  return fields;
 }
 
 }  // namespace muster::hub

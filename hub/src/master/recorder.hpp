@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "muster/proto/messages.hpp"
-#include "store/store.hpp"
+#include "store/shard_store.hpp"
 
 namespace muster::hub {
 
@@ -38,8 +38,7 @@ class Recorder {
   // `result_grace_s`: how long past its timeout a running task may stay
   // without a result before the sweep gives it up.
   // `on_store_failure`: called when a batch could not be recorded.
-  Recorder(Store& store, std::string shard, double result_grace_s, AnswerSink answers,
-           std::function<void()> on_store_failure);
+  Recorder(ShardStore& store, double result_grace_s, AnswerSink answers, std::function<void()> on_store_failure);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -53,9 +52,10 @@ class Recorder {
   void record(std::vector<Report>& batch);
   void record_acks(const std::vector<const Report*>& acks);
   void record_results(const std::vector<const Report*>& results, std::vector<Answer>& answers);
+  // The fields a result sets on its task.
+  static std::vector<std::string> result_fields(const proto::TaskResult& result);
 
-  Store& store_;
-  const std::string shard_;
+  ShardStore& store_;
   const double result_grace_s_;
   AnswerSink answers_;
   std::function<void()> on_store_failure_;

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "config.hpp"
-#include "master/component_link.hpp"
-#include "store/store.hpp"
+#include "master/stanza_link.hpp"
+#include "store/shard_store.hpp"
 
 namespace muster::hub {
 
@@ -23,8 +23,8 @@ inline constexpr const char* kCancelIdPrefix = "x:";
 struct ShardContext {
   const RegionConfig& region;
   const std::string shard;
-  Store& store;
-  ComponentLink& link;
+  ShardStore& store;
+  StanzaLink& link;
 
   // The full JID of an agent of this region.
   std::string agent_jid(const std::string& agent_id) const;

@@ -5,35 +5,13 @@
 #include "muster/proto/log.hpp"
 #include "muster/proto/uuid.hpp"
 #include "store/keys.hpp"
+#include "store/lua_scripts.hpp"
 
 namespace muster::hub {
 namespace {
 
 constexpr long kLeaseMs = 6000;
 constexpr auto kCheckEvery = std::chrono::milliseconds(1000);
-
-// Renews only a lease we still hold: a lease that lapsed and was taken by
-// another master is never extended by us.
-constexpr const char* kRenewScript = R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-)lua";
-
-// Takes a free lease and stamps it with a new fencing token.
-constexpr const char* kAcquireScript = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local token = ARGV[1] .. ':' .. redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
-return token
-)lua";
-
-constexpr const char* kReleaseScript = R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-)lua";
-
 
 }  // namespace
 
@@ -53,7 +31,7 @@ void ShardLeases::stop() {
 }
 
 void ShardLeases::try_acquire(const std::string& shard) {
-  const Reply won = store_.eval(kAcquireScript, {keys::shard_lease(shard), keys::shard_fence(shard)},
+  const Reply won = store_.eval(lua::lease_acquire, {keys::shard_lease(shard), keys::shard_fence(shard)},
                                 {holder_id_, std::to_string(kLeaseMs)});
   if (won.kind != Reply::Kind::string) return;  // another master holds it
   const std::string token = won.text;
@@ -65,7 +43,7 @@ void ShardLeases::try_acquire(const std::string& shard) {
 }
 
 bool ShardLeases::renew(const std::string& shard, const std::string& token) {
-  return store_.eval(kRenewScript, {keys::shard_lease(shard)}, {token, std::to_string(kLeaseMs)}).integer == 1;
+  return store_.eval(lua::lease_renew, {keys::shard_lease(shard)}, {token, std::to_string(kLeaseMs)}).integer == 1;
 }
 
 void ShardLeases::loop() {
@@ -100,7 +78,7 @@ void ShardLeases::release_all() {
   for (auto& [shard, held] : held_) {
     held.master->stop();
     try {
-      store_.eval(kReleaseScript, {keys::shard_lease(shard)}, {held.token});
+      store_.eval(lua::lease_release, {keys::shard_lease(shard)}, {held.token});
     } catch (const StoreError&) {
       // It lapses on its own.
     }

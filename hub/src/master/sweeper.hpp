@@ -30,11 +30,11 @@ class Sweeper {
   void recover_from_store_outage();
 
  private:
-  // Looks again at in-flight tasks ("<job>|<agent>"): resends those still
+  // Looks again at in-flight tasks: resends those still
   // unacknowledged and parks those whose agent is offline. Running tasks:
   // given up as lost when due; after a store outage sent again, which an
   // agent that has finished answers with the result it still keeps.
-  void look_again(const std::vector<std::string>& members, Look why);
+  void look_again(const std::vector<TaskKey>& tasks, Look why);
 
   const ShardContext& shard_;
   TaskSender& sender_;

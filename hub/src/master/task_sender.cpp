@@ -1,11 +1,10 @@
 #include "master/task_sender.hpp"
 
-#include <map>
+#include <algorithm>
 
 #include "muster/proto/log.hpp"
 #include "muster/proto/messages.hpp"
 #include "muster/proto/stanza.hpp"
-#include "store/keys.hpp"
 
 namespace muster::hub {
 namespace {
@@ -50,28 +49,25 @@ long TaskSender::wait_for_room(const std::atomic<bool>& stopping) {
   return room();
 }
 
-void TaskSender::send(const std::vector<Claimed>& tasks, std::vector<Command> first) {
+void TaskSender::send(const std::vector<Claimed>& tasks, const std::vector<InFlight>& watch) {
   if (tasks.empty()) return;
   // Each job's signed fields once, whatever the number of its tasks.
-  std::map<std::string, std::size_t> job_index;
-  std::vector<Command> commands = std::move(first);
+  std::vector<std::string> job_ids;
   for (const auto& t : tasks) {
-    if (job_index.emplace(t.job_id, commands.size()).second) {
-      commands.push_back({"HMGET", keys::job(t.job_id), "statement", "signature", "key_id"});
-    }
+    if (std::find(job_ids.begin(), job_ids.end(), t.job_id) == job_ids.end()) job_ids.push_back(t.job_id);
   }
-  // Error replies stay in place: a task whose job cannot be read is logged
-  // below and left to the sweep (its in-flight record is what the sweep
-  // finds); throwing here would strand the whole batch as dispatched.
-  const auto replies = shard_.store.pipeline(commands);
+  // A task whose job cannot be read is logged below and left to the sweep
+  // (its in-flight record is what the sweep finds); throwing here would
+  // strand the whole batch as dispatched.
+  const auto jobs = shard_.store.signed_jobs(job_ids, watch);
   struct Outgoing {
     std::string to, job_id, payload;
   };
   std::vector<Outgoing> outgoing;
   outgoing.reserve(tasks.size());
   for (const auto& claimed : tasks) {
-    const Reply& job = replies[job_index[claimed.job_id]];
-    if (job.elements.size() != 3 || claimed.task_id.empty()) {
+    const auto job = jobs.find(claimed.job_id);
+    if (job == jobs.end() || claimed.task_id.empty()) {
       log::info("master", "task of job " + claimed.job_id + " for agent " + claimed.agent_id +
                              " has no signed record; not sent");
       continue;
@@ -80,7 +76,7 @@ void TaskSender::send(const std::vector<Claimed>& tasks, std::vector<Command> fi
     // make either. The command and its options travel inside the statement.
     proto::Task t;
     t.task_id = claimed.task_id;
-    t.auth = proto::TaskAuth{job.elements[2].text, job.elements[1].text, job.elements[0].text, claimed.proof};
+    t.auth = proto::TaskAuth{job->second.key_id, job->second.signature, job->second.statement, claimed.proof};
     outgoing.push_back({shard_.agent_jid(claimed.agent_id), claimed.job_id, proto::encode(t)});
   }
   awaiting_answer_ += static_cast<long>(outgoing.size());

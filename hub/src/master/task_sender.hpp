@@ -33,9 +33,9 @@ class TaskSender {
   explicit TaskSender(const ShardContext& shard) : shard_(shard) {}
 
   // Reads each job's signed statement once and posts the task iqs to the
-  // XMPP thread. `first` (e.g. the tasks' in-flight records) go to the store
-  // in the same round trip as those reads.
-  void send(const std::vector<Claimed>& tasks, std::vector<Command> first);
+  // XMPP thread. The in-flight records in `watch` are written in the same
+  // round trip as those reads.
+  void send(const std::vector<Claimed>& tasks, const std::vector<InFlight>& watch);
   // Any thread: an answer (ack, refusal, result) to a task came back.
   void answered();
   // How many more tasks may be sent now (dispatcher thread).

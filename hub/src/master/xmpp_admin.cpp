@@ -21,7 +21,6 @@ constexpr const char* kOnlineUsersNode = "online users";
 constexpr const char* kCommandsNs = "http://jabber.org/protocol/commands";
 constexpr const char* kAdminNode = "http://jabber.org/protocol/admin#";
 constexpr const char* kDataNs = "jabber:x:data";
-constexpr int kReplyTtlSeconds = 60;
 
 xmpp_stanza_t* add_child(xmpp_ctx_t* ctx, xmpp_stanza_t* parent, const char* name) {
   xmpp_stanza_t* child = xmpp_stanza_new(ctx);
@@ -89,8 +88,7 @@ void XmppAdmin::change_account(const std::string& op, const std::string& request
 
 void XmppAdmin::answer(const std::string& request_id, const std::string& text) {
   writer_.post([this, request_id, text] {
-    shard_.store.pipeline({{"LPUSH", keys::reply(request_id), text},
-                           {"EXPIRE", keys::reply(request_id), std::to_string(kReplyTtlSeconds)}});
+    shard_.store.post_admin_reply(request_id, text);
   });
 }
 

@@ -5,7 +5,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -13,17 +12,14 @@
 #include <Poco/ObjectPool.h>
 #include <Poco/Redis/Client.h>
 
+#include "store/store_error.hpp"
+
 namespace muster::hub {
 
 struct StoreConfig {
   std::string host;
   unsigned short port = 6379;
   std::string password;
-};
-
-// The store cannot be reached or answered with an error.
-struct StoreError : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 using Command = std::vector<std::string>;
