@@ -23,7 +23,13 @@ Recorder::Recorder(ShardStore& store, double result_grace_s, AnswerSink answers,
 
 Recorder::~Recorder() { stop(); }
 
-void Recorder::start() { thread_ = std::thread([this] { loop(); }); }
+void Recorder::start() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Recorder::stop() {
   {
