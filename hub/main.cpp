@@ -21,6 +21,7 @@
 #include "core/jobs.hpp"
 #include "master/shard_leases.hpp"
 #include "muster/proto/log.hpp"
+#include "store/redis_api_store.hpp"
 #include "store/store.hpp"
 
 namespace {
@@ -46,7 +47,8 @@ StoreConfig store_config(const HubConfig& c) { return StoreConfig{c.store_host, 
 
 int print_admin_token(const HubConfig& config, const std::string& tenant) {
   Store store(store_config(config), 1);
-  Auth auth(store);
+  RedisApiStore api_store(store);
+  Auth auth(api_store);
   const NewToken t = auth.create_api_token(tenant, Role::admin, kAdminTokenTtl);
   std::cout << t.token << std::endl;
   return kOk;
@@ -61,8 +63,9 @@ int serve(const HubConfig& config) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   Store store(store_config(config), static_cast<std::size_t>(config.api_threads) + 4);
-  Auth auth(store);
-  Audit audit(store);
+  RedisApiStore api_store(store);
+  Auth auth(api_store);
+  Audit audit(api_store);
   ApiKeys keys;
   std::unique_ptr<Agents> agents;
   std::unique_ptr<Jobs> jobs;
@@ -74,8 +77,8 @@ int serve(const HubConfig& config) {
   }
   if (config.runs_api()) {
     keys = ApiKeys::load(config);
-    agents = std::make_unique<Agents>(store, auth, config, keys);
-    jobs = std::make_unique<Jobs>(store, *agents, config, keys);
+    agents = std::make_unique<Agents>(api_store, auth, config, keys);
+    jobs = std::make_unique<Jobs>(api_store, *agents, config, keys);
     api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs, audit});
     api->start();
     muster::log::info("hub", std::string("api listening on ") + (config.tls_cert.empty() ? "http://" : "https://") +

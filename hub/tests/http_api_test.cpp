@@ -18,6 +18,7 @@
 #include "core/api_keys.hpp"
 #include "muster/proto/json.hpp"
 #include "redis_server.hpp"
+#include "store/redis_api_store.hpp"
 
 namespace muster::hub {
 namespace {
@@ -50,11 +51,12 @@ class HttpApiTest : public ::testing::Test {
     region.shards = {"s0.d.example"};
     config_.regions = {region};
     store_ = server_->fresh_store(8);
-    auth_ = std::make_unique<Auth>(*store_);
-    audit_ = std::make_unique<Audit>(*store_);
+    api_store_ = std::make_unique<RedisApiStore>(*store_);
+    auth_ = std::make_unique<Auth>(*api_store_);
+    audit_ = std::make_unique<Audit>(*api_store_);
     keys_ = ApiKeys::load(config_);
-    agents_ = std::make_unique<Agents>(*store_, *auth_, config_, keys_);
-    jobs_ = std::make_unique<Jobs>(*store_, *agents_, config_, keys_);
+    agents_ = std::make_unique<Agents>(*api_store_, *auth_, config_, keys_);
+    jobs_ = std::make_unique<Jobs>(*api_store_, *agents_, config_, keys_);
     api_ = std::make_unique<HttpApi>(ApiServices{config_, *store_, *auth_, *agents_, *jobs_, *audit_});
     api_->start();
     admin_ = auth_->create_api_token("acme", Role::admin, 3600).token;
@@ -94,6 +96,7 @@ class HttpApiTest : public ::testing::Test {
   std::string key_dir_;
   HubConfig config_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<RedisApiStore> api_store_;
   std::unique_ptr<Auth> auth_;
   std::unique_ptr<Audit> audit_;
   ApiKeys keys_;

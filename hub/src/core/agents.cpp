@@ -1,11 +1,11 @@
 #include "core/agents.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "core/errors.hpp"
 #include "muster/proto/uuid.hpp"
-#include "store/keys.hpp"
 
 namespace muster::hub {
 namespace {
@@ -31,15 +31,9 @@ std::int64_t to_int(const std::optional<std::string>& text) {
 
 }  // namespace
 
-proto::StringMap agent_labels(const Reply& fields) {
-  proto::StringMap labels;
-  if (auto root = proto::parse_object(fields.field("labels").value_or("{}"))) {
-    proto::FieldReader(root->get(), "").optional_labels("l", labels);
-  }
-  return labels;
-}
+proto::StringMap agent_labels(const Record& fields) { return labels_of(fields); }
 
-proto::JsonPtr agent_json(const std::string& agent_id, const Reply& fields) {
+proto::JsonPtr agent_json(const std::string& agent_id, const Record& fields) {
   auto text = [&](const char* name) { return fields.field(name).value_or(""); };
   return proto::JsonBuilder()
       .add("id", agent_id)
@@ -57,7 +51,7 @@ proto::JsonPtr agent_json(const std::string& agent_id, const Reply& fields) {
       .release();
 }
 
-Agents::Agents(Store& store, Auth& auth, const HubConfig& config, const ApiKeys& keys)
+Agents::Agents(ApiStore& store, Auth& auth, const HubConfig& config, const ApiKeys& keys)
     : store_(store), auth_(auth), config_(config), keys_(keys) {
   for (const auto& region : config.regions) ca_pem_[region.name] = read_text_file(region.xmpp_ca_file);
   try {
@@ -69,24 +63,19 @@ Agents::Agents(Store& store, Auth& auth, const HubConfig& config, const ApiKeys&
 
 void Agents::ask_master(const std::string& shard, const std::string& op, const std::string& jid,
                         const std::string& password) {
-  // The api never talks XMPP: the shard's master runs the XEP-0133 command
-  // and answers on a reply list that expires on its own.
-  const std::string request_id = proto::new_uuid();
-  store_.run({"XADD", keys::control_queue(shard), "MAXLEN", "~", "10000", "*", "op", op, "request", request_id,
-              "jid", jid, "password", password});
-  Reply answer;
+  // The api never talks XMPP: the shard's master runs the XEP-0133 command.
+  std::optional<std::string> answer;
   try {
-    answer = store_.run({"BLPOP", keys::reply(request_id), std::to_string(kAccountTimeoutSeconds)});
+    answer = store_.change_account(shard, op, jid, password, kAccountTimeoutSeconds);
   } catch (const StoreError&) {
     throw ApiError(503, "unavailable", "the store did not answer while waiting for the master");
   }
-  if (answer.is_nil() || answer.elements.size() != 2) {
+  if (!answer) {
     throw ApiError(503, "unavailable",
                    "no master of shard " + shard + " answered within " +
                        std::to_string(kAccountTimeoutSeconds) + " s");
   }
-  const std::string& result = answer.elements[1].text;
-  if (result != "ok") throw ApiError(503, "unavailable", "the XMPP server refused " + op + ": " + result);
+  if (*answer != "ok") throw ApiError(503, "unavailable", "the XMPP server refused " + op + ": " + *answer);
 }
 
 proto::Enrollment Agents::enroll(const Principal& principal, const std::string& body) {
@@ -124,7 +113,7 @@ proto::Enrollment Agents::register_agent(const Principal& principal, const proto
   proto::Enrollment e;
   do {
     e.uuid = proto::new_uuid();  // never the id of an agent that exists or existed
-  } while (store_.run({"EXISTS", keys::agent(e.uuid)}).integer != 0);
+  } while (store_.agent_id_used(e.uuid));
   // A stable spread of agents over the region's shards.
   const std::string& shard = region.shards[std::hash<std::string>{}(e.uuid) % region.shards.size()];
   e.jid = e.uuid + "@" + region.xmpp_domain;
@@ -138,27 +127,25 @@ proto::Enrollment Agents::register_agent(const Principal& principal, const proto
   ask_master(shard, "add-user", e.jid, e.password);
 
   const auto now = std::to_string(unix_seconds());
-  std::vector<Command> writes{
-      {"HSET", keys::agent(e.uuid), "tenant", principal.tenant, "hostname", facts.hostname, "os", facts.os, "arch",
-       facts.arch, "kernel", facts.kernel, "agent_version", facts.agent_version, "labels",
-       proto::JsonBuilder().add("l", labels).dump(), "region", region.name, "shard", shard, "status",
-       "offline", "enrolled_at", now, "last_seen", "0"},
-      {"SADD", keys::tenant_agents(principal.tenant), e.uuid},
-  };
-  for (const auto& [key, value] : labels) writes.push_back({"SADD", keys::label_agents(principal.tenant, key, value), e.uuid});
-  store_.pipeline(writes);
+  store_.put_agent(e.uuid, principal.tenant,
+                   Record{{{"tenant", principal.tenant},
+                           {"hostname", facts.hostname},
+                           {"os", facts.os},
+                           {"arch", facts.arch},
+                           {"kernel", facts.kernel},
+                           {"agent_version", facts.agent_version},
+                           {"labels", labels_field(labels)},
+                           {"region", region.name},
+                           {"shard", shard},
+                           {"status", "offline"},
+                           {"enrolled_at", now},
+                           {"last_seen", "0"}}},
+                   labels);
   return e;
 }
 
-std::vector<std::pair<std::string, Reply>> Agents::load_all(const std::string& tenant) {
-  const Reply ids = store_.run({"SMEMBERS", keys::tenant_agents(tenant)});
-  std::vector<Command> reads;
-  for (const auto& id : ids.elements) reads.push_back({"HGETALL", keys::agent(id.text)});
-  const auto replies = store_.pipeline(reads);
-  std::vector<std::pair<std::string, Reply>> out;
-  for (std::size_t i = 0; i < replies.size(); ++i) {
-    if (!replies[i].elements.empty()) out.emplace_back(ids.elements[i].text, replies[i]);
-  }
+IdRecords Agents::load_all(const std::string& tenant) {
+  IdRecords out = store_.tenant_agents(tenant);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.second.field("enrolled_at").value_or("") < b.second.field("enrolled_at").value_or("") ||
            (a.second.field("enrolled_at") == b.second.field("enrolled_at") && a.first < b.first);
@@ -166,71 +153,26 @@ std::vector<std::pair<std::string, Reply>> Agents::load_all(const std::string& t
   return out;
 }
 
-std::vector<std::pair<std::string, Reply>> Agents::load_listed(const std::string& tenant,
-                                                               const std::vector<std::string>& ids) {
-  std::vector<Command> reads;
-  for (const auto& id : ids) {
-    reads.push_back({"SISMEMBER", keys::tenant_agents(tenant), id});
-    reads.push_back({"HGETALL", keys::agent(id)});
-  }
-  const auto replies = store_.pipeline(reads);
-  std::vector<std::pair<std::string, Reply>> out;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const Reply& fields = replies[2 * i + 1];
-    if (replies[2 * i].integer == 1 && !fields.elements.empty()) out.emplace_back(ids[i], fields);
-  }
-  return out;
+IdRecords Agents::load_listed(const std::string& tenant, const std::vector<std::string>& ids) {
+  return store_.tenant_agents_among(tenant, ids);
 }
 
 std::vector<std::string> Agents::ids_with_labels(const std::string& tenant, const proto::StringMap& labels) {
   ensure_label_index();
-  // The tenant's set is in the intersection: a revoked agent is in no result.
-  Command inter{"SINTER", keys::tenant_agents(tenant)};
-  for (const auto& [key, value] : labels) inter.push_back(keys::label_agents(tenant, key, value));
-  std::vector<std::string> ids;
-  for (const auto& id : store_.run(inter).elements) ids.push_back(id.text);
-  return ids;
+  return store_.agents_with_labels(tenant, labels);
 }
 
 void Agents::ensure_label_index() {
   std::lock_guard<std::mutex> lock(label_index_mutex_);
   if (label_index_ready_) return;
-  if (store_.run({"GET", keys::kLabelIndexVersion}).text != "1") {
-    // Every agent record, by its key (the pattern matches only agent hashes),
-    // into its tenant's label sets; revoked agents stay out.
-    const std::string prefix = keys::agent("");
-    const std::string pattern = prefix.substr(0, prefix.size() - 1) + "*}";
-    std::string cursor = "0";
-    do {
-      const Reply page = store_.run({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-      if (page.elements.size() != 2) break;
-      cursor = page.elements[0].text;
-      std::vector<std::string> ids;
-      std::vector<Command> reads;
-      for (const auto& key : page.elements[1].elements) {
-        const std::string id = key.text.substr(prefix.size() - 1, key.text.size() - prefix.size());
-        if (!proto::is_uuid(id) || key.text != keys::agent(id)) continue;
-        ids.push_back(id);
-        reads.push_back({"HGETALL", key.text});
-      }
-      std::vector<Command> writes;
-      const auto records = store_.pipeline(reads);
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        const std::string tenant = records[i].field("tenant").value_or("");
-        if (tenant.empty() || records[i].field("status") == "revoked") continue;
-        for (const auto& [k, v] : agent_labels(records[i])) writes.push_back({"SADD", keys::label_agents(tenant, k, v), ids[i]});
-      }
-      if (!writes.empty()) store_.pipeline(writes);
-    } while (cursor != "0");
-    store_.run({"SET", keys::kLabelIndexVersion, "1"});
-  }
+  store_.ensure_label_index();
   label_index_ready_ = true;
 }
 
 std::string Agents::get_json(const Principal& principal, const std::string& agent_id) {
   if (!proto::is_uuid(agent_id)) throw ApiError(404, "not_found", "no agent " + agent_id);
-  const Reply fields = store_.run({"HGETALL", keys::agent(agent_id)});
-  if (fields.elements.empty() || fields.field("tenant") != principal.tenant) {
+  const Record fields = store_.agent(agent_id);
+  if (fields.empty() || fields.field("tenant") != principal.tenant) {
     throw ApiError(404, "not_found", "no agent " + agent_id);
   }
   return proto::dump(agent_json(agent_id, fields).get());
@@ -238,25 +180,18 @@ std::string Agents::get_json(const Principal& principal, const std::string& agen
 
 std::string Agents::revoke(const Principal& principal, const std::string& agent_id) {
   if (!proto::is_uuid(agent_id)) throw ApiError(404, "not_found", "no agent " + agent_id);
-  const Reply fields = store_.run({"HGETALL", keys::agent(agent_id)});
-  if (fields.elements.empty() || fields.field("tenant") != principal.tenant) {
+  const Record fields = store_.agent(agent_id);
+  if (fields.empty() || fields.field("tenant") != principal.tenant) {
     throw ApiError(404, "not_found", "no agent " + agent_id);
   }
   if (fields.field("status") != "revoked") {
     const RegionConfig* region = config_.region(fields.field("region").value_or(""));
     if (region == nullptr) throw ApiError(500, "internal", "agent " + agent_id + " has an unknown region");
     // Refuse it first, then remove its account: nothing it sends counts from now on.
-    std::vector<Command> writes{
-        {"SADD", keys::kRevokedAgents, agent_id},
-        {"HSET", keys::agent(agent_id), "status", "revoked", "revoked_at", std::to_string(unix_seconds())},
-        {"SREM", keys::tenant_agents(principal.tenant), agent_id}};
-    for (const auto& [k, v] : agent_labels(fields)) {
-      writes.push_back({"SREM", keys::label_agents(principal.tenant, k, v), agent_id});
-    }
-    store_.pipeline(writes);
+    store_.revoke_agent(agent_id, principal.tenant, agent_labels(fields));
     ask_master(fields.field("shard").value_or(""), "delete-user", agent_id + "@" + region->xmpp_domain, "");
   }
-  return proto::dump(agent_json(agent_id, store_.run({"HGETALL", keys::agent(agent_id)})).get());
+  return proto::dump(agent_json(agent_id, store_.agent(agent_id)).get());
 }
 
 std::string Agents::list_json(const Principal& principal) {

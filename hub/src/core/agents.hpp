@@ -9,13 +9,13 @@
 #include "core/api_keys.hpp"
 #include "core/auth.hpp"
 #include "muster/proto/messages.hpp"
-#include "store/store.hpp"
+#include "store/api_store.hpp"
 
 namespace muster::hub {
 
 class Agents {
  public:
-  Agents(Store& store, Auth& auth, const HubConfig& config, const ApiKeys& keys);
+  Agents(ApiStore& store, Auth& auth, const HubConfig& config, const ApiKeys& keys);
 
   // Validates the facts in `body`, has the region's master create the XMPP
   // account, records the agent and returns its credentials.
@@ -27,13 +27,12 @@ class Agents {
   // master), and makes the hub refuse it from now on.
   std::string revoke(const Principal& principal, const std::string& agent_id);
 
-  // Agent ids of the tenant and their stored fields (HGETALL replies), in two round trips.
-  std::vector<std::pair<std::string, Reply>> load_all(const std::string& tenant);
+  // Agent ids of the tenant and their records, oldest enrollment first.
+  IdRecords load_all(const std::string& tenant);
   // The same for the listed ids only, in one round trip: a job to a few named
   // agents must not read the whole fleet. Ids that are not agents of the
   // tenant (unknown, revoked, another tenant's) are left out.
-  std::vector<std::pair<std::string, Reply>> load_listed(const std::string& tenant,
-                                                         const std::vector<std::string>& ids);
+  IdRecords load_listed(const std::string& tenant, const std::vector<std::string>& ids);
   // The tenant's agents that carry every one of `labels`, by the label index.
   std::vector<std::string> ids_with_labels(const std::string& tenant, const proto::StringMap& labels);
 
@@ -47,7 +46,7 @@ class Agents {
   // Indexes the labels of agents enrolled before the index existed, once.
   void ensure_label_index();
 
-  Store& store_;
+  ApiStore& store_;
   Auth& auth_;
   const HubConfig& config_;
   const ApiKeys& keys_;
@@ -57,7 +56,7 @@ class Agents {
 };
 
 // The agent's public JSON from its store fields.
-proto::JsonPtr agent_json(const std::string& agent_id, const Reply& fields);
-proto::StringMap agent_labels(const Reply& fields);
+proto::JsonPtr agent_json(const std::string& agent_id, const Record& fields);
+proto::StringMap agent_labels(const Record& fields);
 
 }  // namespace muster::hub

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/auth.hpp"
-#include "store/store.hpp"
+#include "store/api_store.hpp"
 
 namespace muster::hub {
 
@@ -17,14 +17,14 @@ struct AuditEntry {
 
 class Audit {
  public:
-  explicit Audit(Store& store) : store_(store) {}
+  explicit Audit(ApiStore& store) : store_(store) {}
   // Never throws: an audit that cannot be written is logged.
   void record(const Principal& principal, const AuditEntry& entry);
   // The tenant's newest `limit` entries (admin only).
   std::string list_json(const Principal& principal, std::size_t limit);
 
  private:
-  Store& store_;
+  ApiStore& store_;
 };
 
 }  // namespace muster::hub

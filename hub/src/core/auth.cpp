@@ -6,8 +6,6 @@
 
 #include "core/errors.hpp"
 #include "muster/proto/uuid.hpp"
-#include "store/keys.hpp"
-#include "store/lua_scripts.hpp"
 
 namespace muster::hub {
 namespace {
@@ -62,14 +60,16 @@ NewToken Auth::store_token(const std::string& tenant, TokenKind kind, Role role,
   const std::string hash = sha256_hex(t.token);
   t.id = hash.substr(0, 16);
   t.expires_at = unix_seconds() + ttl_s;
-  const std::string key = keys::token(hash);
-  store_.pipeline({
-      {"HSET", key, "kind", kind == TokenKind::api ? "api" : "enroll", "role", to_string(role), "tenant", tenant,
-       "labels", proto::JsonBuilder().add("l", labels).dump(), "uses", std::to_string(uses), "expires_at",
-       std::to_string(t.expires_at), "created_at", std::to_string(unix_seconds()), "region", region},
-      {"EXPIRE", key, std::to_string(ttl_s)},
-      {"SADD", keys::tenant_tokens(tenant), hash},
-  });
+  store_.put_token(hash, tenant,
+                   Record{{{"kind", kind == TokenKind::api ? "api" : "enroll"},
+                           {"role", to_string(role)},
+                           {"tenant", tenant},
+                           {"labels", labels_field(labels)},
+                           {"uses", std::to_string(uses)},
+                           {"expires_at", std::to_string(t.expires_at)},
+                           {"created_at", std::to_string(unix_seconds())},
+                           {"region", region}}},
+                   ttl_s);
   return t;
 }
 
@@ -90,8 +90,8 @@ Principal Auth::authenticate(const std::string& header) {
   const std::string token = header.substr(std::char_traits<char>::length(kBearer));
   if (token.size() != 4 + 2 * kTokenHexBytes) throw unauthorized("unknown or expired token");
   const std::string hash = sha256_hex(token);
-  const Reply fields = store_.run({"HGETALL", keys::token(hash)});
-  if (fields.elements.empty()) throw unauthorized("unknown or expired token");
+  const Record fields = store_.token(hash);
+  if (fields.empty()) throw unauthorized("unknown or expired token");
   const auto expires_at = std::stoll(fields.field("expires_at").value_or("0"));
   if (expires_at <= unix_seconds()) throw unauthorized("unknown or expired token");
 
@@ -102,35 +102,19 @@ Principal Auth::authenticate(const std::string& header) {
   if (!parse_role(fields.field("role").value_or(""), p.role)) throw unauthorized("token has no valid role");
   p.tenant = fields.field("tenant").value_or("");
   p.region = fields.field("region").value_or("");
-  if (auto labels = proto::parse_object(fields.field("labels").value_or("{}"))) {
-    proto::FieldReader(labels->get(), "").optional_labels("l", p.labels);
-  }
+  p.labels = labels_of(fields);
   return p;
 }
 
 std::string Auth::list_json(const std::string& tenant) {
-  const Reply hashes = store_.run({"SMEMBERS", keys::tenant_tokens(tenant)});
-  std::vector<Command> reads;
-  for (const auto& h : hashes.elements) reads.push_back({"HGETALL", keys::token(h.text)});
-  const auto tokens = store_.pipeline(reads);
   proto::JsonPtr list(cJSON_CreateArray());
-  Command forget{"SREM", keys::tenant_tokens(tenant)};
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const Reply& t = tokens[i];
-    if (t.elements.empty()) {
-      forget.push_back(hashes.elements[i].text);  // expired
-      continue;
-    }
-    proto::StringMap labels;
-    if (auto parsed = proto::parse_object(t.field("labels").value_or("{}"))) {
-      proto::FieldReader(parsed->get(), "").optional_labels("l", labels);
-    }
+  for (const auto& [hash, t] : store_.tenant_tokens(tenant)) {
     const bool enroll = t.field("kind").value_or("") == "enroll";
     proto::JsonBuilder b;
-    b.add("id", hashes.elements[i].text.substr(0, 16)).add("kind", enroll ? "enroll" : "api");
+    b.add("id", hash.substr(0, 16)).add("kind", enroll ? "enroll" : "api");
     if (enroll) {
       b.add("uses_left", static_cast<std::int64_t>(std::stoll(t.field("uses").value_or("0"))))
-          .add("labels", labels)
+          .add("labels", labels_of(t))
           .add("region", t.field("region").value_or(""));
     } else {
       b.add("role", t.field("role").value_or(""));
@@ -139,7 +123,6 @@ std::string Auth::list_json(const std::string& tenant) {
         .add("expires_at", static_cast<std::int64_t>(std::stoll(t.field("expires_at").value_or("0"))));
     cJSON_AddItemToArray(list.get(), b.release().release());
   }
-  if (forget.size() > 2) store_.run(forget);
   return proto::JsonBuilder().add_node("tokens", std::move(list)).dump();
 }
 
@@ -147,10 +130,9 @@ void Auth::revoke(const std::string& tenant, const std::string& token_id) {
   if (token_id.size() != 16 || token_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
     throw ApiError(404, "not_found", "no token " + token_id);
   }
-  const Reply hashes = store_.run({"SMEMBERS", keys::tenant_tokens(tenant)});
-  for (const auto& h : hashes.elements) {
-    if (h.text.compare(0, 16, token_id) == 0) {
-      store_.pipeline({{"DEL", keys::token(h.text)}, {"SREM", keys::tenant_tokens(tenant), h.text}});
+  for (const auto& [hash, unused] : store_.tenant_tokens(tenant)) {
+    if (hash.compare(0, 16, token_id) == 0) {
+      store_.delete_token(tenant, hash);
       return;
     }
   }
@@ -159,12 +141,11 @@ void Auth::revoke(const std::string& tenant, const std::string& token_id) {
 
 
 void Auth::consume_enroll_use(const Principal& principal) {
-  const Reply left = store_.eval(lua::enroll_use_take, {keys::token(principal.token_hash)}, {});
-  if (left.integer < 0) throw unauthorized("enrollment token has no uses left");
+  if (store_.take_enroll_use(principal.token_hash) < 0) throw unauthorized("enrollment token has no uses left");
 }
 
 void Auth::refund_enroll_use(const Principal& principal) {
-  store_.eval(lua::enroll_use_refund, {keys::token(principal.token_hash)}, {});
+  store_.refund_enroll_use(principal.token_hash);
 }
 
 void require_role(const Principal& p, Role needed) {

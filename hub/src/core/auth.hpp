@@ -7,7 +7,7 @@
 
 #include "config.hpp"
 #include "muster/proto/json.hpp"
-#include "store/store.hpp"
+#include "store/api_store.hpp"
 
 namespace muster::hub {
 
@@ -32,7 +32,7 @@ struct NewToken {
 
 class Auth {
  public:
-  explicit Auth(Store& store) : store_(store) {}
+  explicit Auth(ApiStore& store) : store_(store) {}
 
   NewToken create_api_token(const std::string& tenant, Role role, std::int64_t ttl_s);
   NewToken create_enroll_token(const std::string& tenant, const proto::StringMap& labels, std::int64_t uses,
@@ -56,7 +56,7 @@ class Auth {
  private:
   NewToken store_token(const std::string& tenant, TokenKind kind, Role role, const proto::StringMap& labels,
                        std::int64_t uses, std::int64_t ttl_s, const std::string& region);
-  Store& store_;
+  ApiStore& store_;
 };
 
 // Throws ApiError 403 unless the principal is an api token with at least

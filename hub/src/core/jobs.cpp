@@ -7,15 +7,13 @@
 #include "core/errors.hpp"
 #include "core/job_request.hpp"
 #include "core/tasks.hpp"
-#include "store/task_scripts.hpp"
 #include "muster/proto/signing.hpp"
 #include "muster/proto/uuid.hpp"
-#include "store/keys.hpp"
 
 namespace muster::hub {
 namespace {
 
-std::optional<std::int64_t> int_field(const Reply& fields, const char* name) {
+std::optional<std::int64_t> int_field(const Record& fields, const char* name) {
   const auto text = fields.field(name);
   if (!text || text->empty()) return std::nullopt;
   try {
@@ -25,7 +23,7 @@ std::optional<std::int64_t> int_field(const Reply& fields, const char* name) {
   }
 }
 
-void add_time(proto::JsonBuilder& b, const char* key, const Reply& fields) {
+void add_time(proto::JsonBuilder& b, const char* key, const Record& fields) {
   const auto text = fields.field(key);
   if (!text || text->empty()) {
     b.add_null(key);
@@ -48,7 +46,7 @@ bool labels_match(const proto::StringMap& wanted, const proto::StringMap& have) 
 
 }  // namespace
 
-proto::JsonPtr job_json(const std::string& job_id, const Reply& fields) {
+proto::JsonPtr job_json(const std::string& job_id, const Record& fields) {
   proto::JsonBuilder b;
   b.add("id", job_id);
   if (auto command = fields.field("command"); command && !command->empty()) {
@@ -93,7 +91,7 @@ std::map<std::string, std::string> Jobs::resolve_targets(const Principal& princi
   // every filter given (labels, regions, facts; all = none). Read only what
   // can match: the listed agents, plus those carrying the wanted labels (by
   // the label index); the whole tenant only for the other filters.
-  std::vector<std::pair<std::string, Reply>> agents;
+  IdRecords agents;
   if (!req.has_filter) {
     agents = agents_.load_listed(principal.tenant, req.target_agents);
   } else if (!req.target_all && !req.target_labels.empty()) {
@@ -105,7 +103,7 @@ std::map<std::string, std::string> Jobs::resolve_targets(const Principal& princi
   } else {
     agents = agents_.load_all(principal.tenant);
   }
-  std::map<std::string, const Reply*> by_id;
+  std::map<std::string, const Record*> by_id;
   for (const auto& [id, fields] : agents) by_id[id] = &fields;
   std::map<std::string, std::string> chosen;  // agent id → shard
   for (const auto& id : req.target_agents) {
@@ -170,54 +168,46 @@ void Jobs::write_job(const Principal& principal, const JobRequest& req, const st
   const std::string statement_text = proto::encode(statement);
   auto signature = keys_.signer->sign_base64(statement_text);
   if (!signature) throw std::runtime_error(signature.error().message);
-  // The job watch knows the job before its records exist (it finds none and
-  // forgets it); the records are written all or nothing, so neither the
-  // watch nor a store that keeps only part of the last second's writes ever
-  // sees a job without its tasks.
-  std::vector<Command> writes;
-  writes.push_back({"ZADD", keys::kRunningJobs, format_time(created + kJobWatchStallSeconds), job_id});
-  writes.push_back({"MULTI"});
-  writes.push_back({"HSET", keys::job(job_id), "tenant", principal.tenant, "created_by", principal.token_id,
-                    "command", req.command.value_or(""), "argv",
-                    req.command ? "" : proto::dump(proto::JsonBuilder().add("a", req.argv).release()->child),
-                    "timeout_s", std::to_string(req.timeout_s), "output_quota", std::to_string(req.output_quota),
-                    "deadline", format_time(created + static_cast<double>(req.deadline_s)),
-                    "concurrency", std::to_string(resolve_limit(req.concurrency, chosen.size())),
-                    "max_failures", std::to_string(resolve_limit(req.max_failures, chosen.size())),
-                    "concurrency_given", req.concurrency, "max_failures_given", req.max_failures,
-                    "retention_s", std::to_string(config_.job_retention_s),
-                    "as_root", req.as_root ? "1" : "0", "statement", statement_text, "signature", *signature,
-                    "key_id", keys_.signer->key_id(),
-                    "state", "running", "created_at", now, "total", std::to_string(chosen.size()), "remaining",
-                    std::to_string(chosen.size()), "n_pending", std::to_string(chosen.size())});
-  Command task_list{"RPUSH", keys::job_tasks(job_id)};
+  NewJob job;
+  job.id = job_id;
+  job.tenant = principal.tenant;
+  job.created_at = created;
+  job.watch_at = created + kJobWatchStallSeconds;
+  job.record.fields = {
+      {"tenant", principal.tenant},
+      {"created_by", principal.token_id},
+      {"command", req.command.value_or("")},
+      {"argv", req.command ? "" : proto::dump(proto::JsonBuilder().add("a", req.argv).release()->child)},
+      {"timeout_s", std::to_string(req.timeout_s)},
+      {"output_quota", std::to_string(req.output_quota)},
+      {"deadline", format_time(created + static_cast<double>(req.deadline_s))},
+      {"concurrency", std::to_string(resolve_limit(req.concurrency, chosen.size()))},
+      {"max_failures", std::to_string(resolve_limit(req.max_failures, chosen.size()))},
+      {"concurrency_given", req.concurrency},
+      {"max_failures_given", req.max_failures},
+      {"retention_s", std::to_string(config_.job_retention_s)},
+      {"as_root", req.as_root ? "1" : "0"},
+      {"statement", statement_text},
+      {"signature", *signature},
+      {"key_id", keys_.signer->key_id()},
+      {"state", "running"},
+      {"created_at", format_time(created)},
+      {"total", std::to_string(chosen.size())},
+      {"remaining", std::to_string(chosen.size())},
+      {"n_pending", std::to_string(chosen.size())}};
   std::size_t index = 0;
   for (const auto& [agent_id, shard] : chosen) {
-    task_list.push_back(agent_id);
-    writes.push_back({"HSET", keys::task(job_id, agent_id), "task_id", task_ids[index], "agent_id", agent_id,
-                      "state", "pending", "shard", shard, "proof", tree.proof(index)});
+    job.tasks.push_back({agent_id, task_ids[index], shard, tree.proof(index)});
     ++index;
   }
-  writes.push_back(std::move(task_list));
-  writes.push_back({"EXEC"});
-  writes.push_back({"ZADD", keys::tenant_jobs(principal.tenant), now, job_id});
-  // Enqueue last: a master never sees a task whose records are not written.
-  for (const auto& [agent_id, shard] : chosen) {
-    writes.push_back({"XADD", keys::dispatch_queue(shard), "*", "job", job_id, "agent", agent_id});
-  }
-  for (const auto& reply : store_.pipeline(writes)) {
-    if (reply.kind == Reply::Kind::error) throw StoreError("writing job " + job_id + ": " + reply.text);
-    for (const auto& queued : reply.elements) {  // EXEC: the replies of the job's records
-      if (queued.kind == Reply::Kind::error) throw StoreError("writing job " + job_id + ": " + queued.text);
-    }
-  }
+  store_.write_job(job);
 }
 
-Reply Jobs::load_job(const Principal& principal, const std::string& job_id) {
+Record Jobs::load_job(const Principal& principal, const std::string& job_id) {
   require_role(principal, Role::viewer);
   if (!proto::is_uuid(job_id)) throw ApiError(404, "not_found", "no job " + job_id);
-  Reply fields = store_.run({"HGETALL", keys::job(job_id)});
-  if (fields.elements.empty() || fields.field("tenant") != principal.tenant) {
+  Record fields = store_.job(job_id);
+  if (fields.empty() || fields.field("tenant") != principal.tenant) {
     throw ApiError(404, "not_found", "no job " + job_id);
   }
   return fields;
@@ -230,27 +220,14 @@ std::string Jobs::get_json(const Principal& principal, const std::string& job_id
 std::string Jobs::list_json(const Principal& principal, const Page& page) {
   require_role(principal, Role::viewer);
   // Newest first; the cursor is the created_at of the last job of the page before.
-  const std::string max = page.cursor.empty() ? "+inf" : "(" + page.cursor;
-  const Reply ids = store_.run({"ZREVRANGEBYSCORE", keys::tenant_jobs(principal.tenant), max, "-inf", "WITHSCORES",
-                                "LIMIT", "0", std::to_string(page.limit)});
-  std::vector<Command> reads;
-  for (std::size_t i = 0; i + 1 < ids.elements.size(); i += 2) reads.push_back({"HGETALL", keys::job(ids.elements[i].text)});
-  const auto jobs = store_.pipeline(reads);
+  const auto page_of_jobs =
+      store_.tenant_jobs(principal.tenant, page.cursor.empty() ? std::nullopt : std::optional(page.cursor), page.limit);
   proto::JsonPtr list(cJSON_CreateArray());
-  Command forget{"ZREM", keys::tenant_jobs(principal.tenant)};
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    const std::string& id = ids.elements[2 * i].text;
-    if (jobs[i].elements.empty()) {
-      forget.push_back(id);  // expired after its retention
-    } else {
-      cJSON_AddItemToArray(list.get(), job_json(id, jobs[i]).release());
-    }
-  }
-  if (forget.size() > 2) store_.run(forget);
+  for (const auto& [id, fields] : page_of_jobs.jobs) cJSON_AddItemToArray(list.get(), job_json(id, fields).release());
   proto::JsonBuilder b;
   b.add_node("jobs", std::move(list));
-  if (jobs.size() == page.limit) {
-    b.add("next_cursor", ids.elements[ids.elements.size() - 1].text);
+  if (page_of_jobs.scanned == page.limit) {
+    b.add("next_cursor", page_of_jobs.last_created_at);
   } else {
     b.add_null("next_cursor");
   }
@@ -260,20 +237,15 @@ std::string Jobs::list_json(const Principal& principal, const Page& page) {
 std::string Jobs::tasks_json(const Principal& principal, const std::string& job_id, const Page& page) {
   load_job(principal, job_id);
   const std::size_t offset = page.cursor.empty() ? 0 : std::stoul(page.cursor);
-  const Reply agent_ids = store_.run({"LRANGE", keys::job_tasks(job_id), std::to_string(offset),
-                                      std::to_string(offset + page.limit - 1)});
-  std::vector<Command> reads;
-  for (const auto& id : agent_ids.elements) reads.push_back({"HGETALL", keys::task(job_id, id.text)});
-  const auto tasks = store_.pipeline(reads);
+  const IdRecords tasks = store_.job_tasks(job_id, offset, page.limit);
   proto::JsonPtr list(cJSON_CreateArray());
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
-    const Reply& t = tasks[i];
+  for (const auto& [agent_id, t] : tasks) {
     auto opt = [&](const char* name) {
       auto v = t.field(name);
       return v && !v->empty() ? v : std::nullopt;
     };
     proto::JsonBuilder b;
-    b.add("agent_id", agent_ids.elements[i].text)
+    b.add("agent_id", agent_id)
         .add("task_id", t.field("task_id").value_or(""))
         .add("state", t.field("state").value_or("pending"))
         .add("exit_code", int_field(t, "exit_code"))
@@ -301,24 +273,11 @@ std::string Jobs::tasks_json(const Principal& principal, const std::string& job_
 
 std::string Jobs::cancel(const Principal& principal, const std::string& job_id) {
   require_role(principal, Role::operator_);
-  const Reply job = load_job(principal, job_id);
+  const Record job = load_job(principal, job_id);
   if (job.field("state").value_or("") != "running") {
     throw ApiError(409, "conflict", "job " + job_id + " already finished as " + job.field("state").value_or(""));
   }
-  store_.run({"HSET", keys::job(job_id), "cancel_requested", "1"});
-  const Reply agent_ids = store_.run({"LRANGE", keys::job_tasks(job_id), "0", "-1"});
-  std::set<std::string> shards;
-  for (const auto& id : agent_ids.elements) {
-    const auto outcome = transition_task(store_, job_id, id.text, "cancelled", {"pending"},
-                                         {"error", "cancelled before dispatch", "finished_at", format_time(unix_time())});
-    follow_up(store_, job_id, outcome);
-    if (!outcome.moved) shards.insert(store_.run({"HGET", keys::task(job_id, id.text), "shard"}).text);
-  }
-  // Tasks already sent: each shard's master tells its agents to kill them.
-  for (const auto& shard : shards) {
-    store_.run({"XADD", keys::control_queue(shard), "MAXLEN", "~", "10000", "*", "op", "cancel", "job", job_id});
-  }
-  store_.run({"DEL", keys::job_slot_queue(job_id)});
+  store_.cancel_job(job_id);
   return get_json(principal, job_id);
 }
 

@@ -8,7 +8,7 @@
 #include "core/api_keys.hpp"
 #include "core/auth.hpp"
 #include "core/job_request.hpp"
-#include "store/store.hpp"
+#include "store/api_store.hpp"
 
 namespace muster::hub {
 
@@ -24,7 +24,7 @@ struct Page {
 
 class Jobs {
  public:
-  Jobs(Store& store, Agents& agents, const HubConfig& config, const ApiKeys& keys)
+  Jobs(ApiStore& store, Agents& agents, const HubConfig& config, const ApiKeys& keys)
       : store_(store), agents_(agents), config_(config), keys_(keys) {}
 
   // Validates and resolves targets; writes and enqueues unless `dry_run`.
@@ -35,7 +35,7 @@ class Jobs {
   std::string cancel(const Principal& principal, const std::string& job_id);
 
  private:
-  Reply load_job(const Principal& principal, const std::string& job_id);
+  Record load_job(const Principal& principal, const std::string& job_id);
   // The caller's agents the request targets (agent id → shard); 400 for an
   // unknown listed agent.
   std::map<std::string, std::string> resolve_targets(const Principal& principal, const JobRequest& req);
@@ -43,12 +43,12 @@ class Jobs {
   void write_job(const Principal& principal, const JobRequest& req, const std::string& job_id,
                  const std::map<std::string, std::string>& chosen);
 
-  Store& store_;
+  ApiStore& store_;
   Agents& agents_;
   const HubConfig& config_;
   const ApiKeys& keys_;
 };
 
-proto::JsonPtr job_json(const std::string& job_id, const Reply& fields);
+proto::JsonPtr job_json(const std::string& job_id, const Record& fields);
 
 }  // namespace muster::hub
