@@ -4,8 +4,6 @@
 
 #include "muster/proto/log.hpp"
 #include "muster/proto/uuid.hpp"
-#include "store/keys.hpp"
-#include "store/lua_scripts.hpp"
 
 namespace muster::hub {
 namespace {
@@ -16,7 +14,7 @@ constexpr auto kCheckEvery = std::chrono::milliseconds(1000);
 }  // namespace
 
 ShardLeases::ShardLeases(const HubConfig& config, Store& store)
-    : config_(config), store_(store), holder_id_(proto::random_hex(8)) {}
+    : config_(config), store_(store), leases_(store), holder_id_(proto::random_hex(8)) {}
 
 ShardLeases::~ShardLeases() { stop(); }
 
@@ -31,10 +29,9 @@ void ShardLeases::stop() {
 }
 
 void ShardLeases::try_acquire(const std::string& shard) {
-  const Reply won = store_.eval(lua::lease_acquire, {keys::shard_lease(shard), keys::shard_fence(shard)},
-                                {holder_id_, std::to_string(kLeaseMs)});
-  if (won.kind != Reply::Kind::string) return;  // another master holds it
-  const std::string token = won.text;
+  const auto won = leases_.acquire(shard, holder_id_, kLeaseMs);
+  if (!won) return;  // another master holds it
+  const std::string token = *won;
   const RegionConfig* region = config_.region_of_shard(shard);
   log::info("master", "took shard " + shard + " (lease " + token + ")");
   auto master = std::make_unique<Master>(*region, shard, store_, token);
@@ -43,7 +40,7 @@ void ShardLeases::try_acquire(const std::string& shard) {
 }
 
 bool ShardLeases::renew(const std::string& shard, const std::string& token) {
-  return store_.eval(lua::lease_renew, {keys::shard_lease(shard)}, {token, std::to_string(kLeaseMs)}).integer == 1;
+  return leases_.renew(shard, token, kLeaseMs);
 }
 
 void ShardLeases::loop() {
@@ -78,7 +75,7 @@ void ShardLeases::release_all() {
   for (auto& [shard, held] : held_) {
     held.master->stop();
     try {
-      store_.eval(lua::lease_release, {keys::shard_lease(shard)}, {held.token});
+      leases_.release(shard, held.token);
     } catch (const StoreError&) {
       // It lapses on its own.
     }

@@ -12,6 +12,7 @@
 
 #include "config.hpp"
 #include "master/master.hpp"
+#include "store/redis_leases.hpp"
 #include "store/store.hpp"
 
 namespace muster::hub {
@@ -39,6 +40,7 @@ class ShardLeases {
 
   const HubConfig& config_;
   Store& store_;
+  RedisLeases leases_;
   std::string holder_id_;
   std::map<std::string, Held> held_;
   std::atomic<bool> stopping_{false};
