@@ -110,6 +110,42 @@ RegionConfig read_region(const Ini& ini, const std::string& prefix, const std::s
 
 }  // namespace
 
+namespace {
+
+// Keys outside the table are mistakes (a typo, a key of another version): refused.
+void refuse_unknown_keys(const Ini& ini) {
+  Ini::Keys sections;
+  ini.keys("", sections);
+  for (const auto& section : sections) {
+    if (section == "region") continue;
+    Ini::Keys names;
+    ini.keys(section, names);
+    for (const auto& name : names) {
+      if (find_key(section, name) == nullptr) {
+        throw ConfigError("unknown key " + section + "." + name + " (docs/commands.md lists every key)");
+      }
+    }
+    if (names.empty()) throw ConfigError("unknown key " + section + " (docs/commands.md lists every key)");
+  }
+}
+
+// At least one region; every shard in one region only; master.shards known.
+void check_shards(const HubConfig& c) {
+  if (c.regions.empty()) throw ConfigError("no region configured: add a [region.NAME] section");
+  std::vector<std::string> seen;
+  for (const auto& r : c.regions) {
+    for (const auto& s : r.shards) {
+      if (std::find(seen.begin(), seen.end(), s) != seen.end()) throw ConfigError("shard " + s + " appears twice");
+      seen.push_back(s);
+    }
+  }
+  for (const auto& s : c.master_shards) {
+    if (c.region_of_shard(s) == nullptr) throw ConfigError("master.shards names unknown shard " + s);
+  }
+}
+
+}  // namespace
+
 HubConfig load_config(const std::string& path, const std::string& role_override) {
   if (!std::ifstream(path).good()) throw ConfigError("cannot read config file " + path);
   Poco::AutoPtr<Poco::Util::IniFileConfiguration> ini;
@@ -127,19 +163,7 @@ HubConfig load_config(const std::string& path, const std::string& role_override)
   }
   const unsigned roles = roles_of(c.role);
 
-  Ini::Keys sections;
-  ini->keys("", sections);
-  for (const auto& section : sections) {
-    if (section == "region") continue;
-    Ini::Keys names;
-    ini->keys(section, names);
-    for (const auto& name : names) {
-      if (find_key(section, name) == nullptr) {
-        throw ConfigError("unknown key " + section + "." + name + " (docs/commands.md lists every key)");
-      }
-    }
-    if (names.empty()) throw ConfigError("unknown key " + section + " (docs/commands.md lists every key)");
-  }
+  refuse_unknown_keys(*ini);
   for (const auto& key : config_keys()) {
     if (is_region_key(key) || std::string(key.section) == "hub") continue;
     apply_key(key, *ini, std::string(key.section) + "." + key.name, roles, c, unused);
@@ -158,17 +182,7 @@ HubConfig load_config(const std::string& path, const std::string& role_override)
     ini->keys("region", names);
     for (const auto& name : names) c.regions.push_back(read_region(*ini, "region." + name, name, roles, c));
   }
-  if (c.regions.empty()) throw ConfigError("no region configured: add a [region.NAME] section");
-  std::vector<std::string> seen;
-  for (const auto& r : c.regions) {
-    for (const auto& s : r.shards) {
-      if (std::find(seen.begin(), seen.end(), s) != seen.end()) throw ConfigError("shard " + s + " appears twice");
-      seen.push_back(s);
-    }
-  }
-  for (const auto& s : c.master_shards) {
-    if (c.region_of_shard(s) == nullptr) throw ConfigError("master.shards names unknown shard " + s);
-  }
+  check_shards(c);
   return c;
 }
 
