@@ -17,6 +17,7 @@ packages=(
   redis-server prosody openssl
   ejabberd erlang-base
   python3 python3-slixmpp procps util-linux
+  gcovr  # ci/coverage.sh
 )
 
 apt_install_missing install-deps "${packages[@]}"
