@@ -1,5 +1,6 @@
 #include "muster/proto/log.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -15,7 +16,8 @@ constexpr auto kSummaryEvery = std::chrono::seconds(30);
 struct State {
   std::mutex mutex;
   std::string program = "muster";
-  Level level = Level::info;
+  // Read without the lock: every debug() call asks it, on hot paths too.
+  std::atomic<Level> level{Level::info};
   Format format = Format::text;
   Sink sink = nullptr;
   // The last line's identity (level, component, message, fields) and how
@@ -72,10 +74,7 @@ void set_program(const char* name) {
   state().program = name;
 }
 
-void set_level(Level level) {
-  std::lock_guard<std::mutex> lock(state().mutex);
-  state().level = level;
-}
+void set_level(Level level) { state().level = level; }
 
 bool parse_level(const std::string& text, Level& out) {
   for (int i = 0; i < 4; ++i) {
@@ -87,10 +86,7 @@ bool parse_level(const std::string& text, Level& out) {
   return false;
 }
 
-bool enabled(Level level) {
-  std::lock_guard<std::mutex> lock(state().mutex);
-  return level <= state().level;
-}
+bool enabled(Level level) { return level <= state().level.load(std::memory_order_relaxed); }
 
 void set_format(Format format) {
   std::lock_guard<std::mutex> lock(state().mutex);
@@ -131,8 +127,8 @@ std::string format_line(Level level, const char* component, const std::string& m
 
 void write(Level level, const char* component, const std::string& message, const Fields& fields) {
   State& s = state();
+  if (!enabled(level)) return;
   std::lock_guard<std::mutex> lock(s.mutex);
-  if (level > s.level) return;
   std::string key = std::to_string(static_cast<int>(level)) + '\x1f' + component + '\x1f' + message;
   for (const auto& [k, v] : fields) key += '\x1f' + k + '=' + v;
   const auto now = std::chrono::steady_clock::now();

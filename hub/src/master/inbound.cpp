@@ -143,7 +143,7 @@ void Inbound::on_presence(const Event& e) {
     if (auto decoded = proto::decode_facts(*e.payload)) {
       facts = std::move(*decoded);
     } else {
-      log::warn("master", "agent " + e.agent_id + " sent malformed facts: " + decoded.error().message);
+      log::warn("master", "malformed facts: " + decoded.error().message, {{"agent_id", e.agent_id}});
     }
   }
   store.record_presence(e.agent_id, true, facts ? &*facts : nullptr);

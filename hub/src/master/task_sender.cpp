@@ -68,8 +68,8 @@ void TaskSender::send(const std::vector<Claimed>& tasks, const std::vector<InFli
   for (const auto& claimed : tasks) {
     const auto job = jobs.find(claimed.job_id);
     if (job == jobs.end() || claimed.task_id.empty()) {
-      log::info("master", "task of job " + claimed.job_id + " for agent " + claimed.agent_id +
-                             " has no signed record; not sent");
+      log::info("master", "task has no signed record; not sent",
+                {{"job_id", claimed.job_id}, {"agent_id", claimed.agent_id}});
       continue;
     }
     // The master forwards the api's signed statement and signature; it cannot
