@@ -242,12 +242,19 @@ std::vector<ActiveTask> MemoryShardStore::tasks_of_job(const std::string& job_id
   return out;
 }
 
-SentTask MemoryShardStore::sent_task(const TaskKey& key) {
+std::vector<SentTask> MemoryShardStore::sent_tasks(const std::vector<TaskKey>& keys) {
   Lock lock(mutex);
   check_up();
-  if (tasks.count(key) == 0) return {};
-  const Task& t = tasks[key];
-  return {t.state, t.task_id, t.proof, agents.count(key.agent_id) != 0 && agents[key.agent_id].status == "online"};
+  std::vector<SentTask> out;
+  for (const auto& key : keys) {
+    if (tasks.count(key) == 0) {
+      out.emplace_back();
+      continue;
+    }
+    const Task& t = tasks[key];
+    out.push_back({t.state, t.task_id, t.proof, agents.count(key.agent_id) != 0 && agents[key.agent_id].status == "online"});
+  }
+  return out;
 }
 
 std::map<std::string, SignedJob> MemoryShardStore::signed_jobs(const std::vector<std::string>& job_ids,

@@ -84,7 +84,7 @@ class MemoryShardStore final : public ShardStore {
                                             const std::vector<TaskKey>& settled) override;
   void follow_up(const std::string& job_id, const TransitionOutcome& outcome) override;
   std::vector<ActiveTask> tasks_of_job(const std::string& job_id) override;
-  SentTask sent_task(const TaskKey& task) override;
+  std::vector<SentTask> sent_tasks(const std::vector<TaskKey>& tasks) override;
   std::map<std::string, SignedJob> signed_jobs(const std::vector<std::string>& job_ids,
                                                const std::vector<InFlight>& watch) override;
   std::map<std::string, double> job_timeouts(const std::set<std::string>& job_ids) override;

@@ -35,6 +35,10 @@ class Sweeper {
   // given up as lost when due; after a store outage sent again, which an
   // agent that has finished answers with the result it still keeps.
   void look_again(const std::vector<TaskKey>& tasks, Look why);
+  // A dispatched task whose agent is offline: pending again, parked.
+  void back_to_parking(const TaskKey& task);
+  // A running task whose result never came: failed as lost.
+  void give_up(const TaskKey& task);
 
   const ShardContext& shard_;
   TaskSender& sender_;

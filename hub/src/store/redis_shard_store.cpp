@@ -207,17 +207,21 @@ std::vector<ActiveTask> RedisShardStore::tasks_of_job(const std::string& job_id)
   return tasks;
 }
 
-SentTask RedisShardStore::sent_task(const TaskKey& task) {
-  const auto replies = store_.pipeline({{"HMGET", keys::task(task.job_id, task.agent_id), "state", "task_id", "proof"},
-                                        {"HGET", keys::agent(task.agent_id), "status"}});
+std::vector<SentTask> RedisShardStore::sent_tasks(const std::vector<TaskKey>& tasks) {
+  std::vector<Command> reads;
+  for (const auto& t : tasks) {
+    reads.push_back({"HMGET", keys::task(t.job_id, t.agent_id), "state", "task_id", "proof"});
+    reads.push_back({"HGET", keys::agent(t.agent_id), "status"});
+  }
+  const auto replies = store_.pipeline(reads);
   throw_on_error(replies);
-  SentTask sent;
-  if (replies[0].elements.size() != 3) return sent;
-  sent.state = replies[0].elements[0].text;
-  sent.task_id = replies[0].elements[1].text;
-  sent.proof = replies[0].elements[2].text;
-  sent.agent_online = replies[1].text == "online";
-  return sent;
+  std::vector<SentTask> out(tasks.size());
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const Reply& task = replies[2 * i];
+    if (task.elements.size() != 3) continue;
+    out[i] = {task.elements[0].text, task.elements[1].text, task.elements[2].text, replies[2 * i + 1].text == "online"};
+  }
+  return out;
 }
 
 std::map<std::string, SignedJob> RedisShardStore::signed_jobs(const std::vector<std::string>& job_ids,

@@ -114,7 +114,8 @@ class ShardStore {
                                                     const std::vector<TaskKey>& settled = {}) = 0;
   virtual void follow_up(const std::string& job_id, const TransitionOutcome& outcome) = 0;
   virtual std::vector<ActiveTask> tasks_of_job(const std::string& job_id) = 0;
-  virtual SentTask sent_task(const TaskKey& task) = 0;
+  // In order, in one round trip.
+  virtual std::vector<SentTask> sent_tasks(const std::vector<TaskKey>& tasks) = 0;
   // The signed records of the jobs, after writing `watch` (InFlightWrite::set)
   // in the same round trip; a job that cannot be read is missing from the map.
   virtual std::map<std::string, SignedJob> signed_jobs(const std::vector<std::string>& job_ids,
