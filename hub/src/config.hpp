@@ -30,6 +30,18 @@ struct HubConfig {
   std::string tls_cert;
   std::string tls_key;
   int api_threads = 16;
+  // What one client may hold of the api: connections, and how long it may
+  // take to finish a TLS handshake, a request head, a body or reading an answer.
+  struct ApiLimits {
+    int max_connections = 4096;
+    int max_connections_per_address = 256;
+    int handshake_timeout_s = 5;
+    int header_timeout_s = 10;
+    int body_timeout_s = 15;
+    int write_timeout_s = 30;
+    int max_streams_per_token = 32;
+    int stream_heartbeat_s = 15;
+  } api_limits;
   // The api's ECDSA P-256 key (created if missing) and other public keys that
   // agents should also trust, e.g. the next key during a rollover.
   std::string signing_key;

@@ -8,7 +8,7 @@
 namespace muster::hub {
 
 void send_json(Poco::Net::HTTPServerResponse& response, int status, const std::string& body) {
-  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   response.setContentType("application/json");
   response.set("Cache-Control", "no-store");
   response.setContentLength(static_cast<std::streamsize>(body.size()));
