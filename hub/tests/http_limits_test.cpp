@@ -176,7 +176,7 @@ TEST_F(HttpLimitsTest, ErrorsBelowTheHandlersAreJsonWithTheirStatus) {
       {"GET /healthz HTTP/1.1\r\n" + many_fields + "\r\n", 431, "headers_too_large"},
       {"POST /api/v1/jobs HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400, "bad_request"},
       {"POST /api/v1/jobs HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400, "bad_request"},
-      {"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n", 411, "length_required"},
+      {"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\n" + bearer() + "\r\n", 411, "length_required"},
       {"POST /api/v1/jobs HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413, "too_large"},
       {"POST /api/v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad_request"},
       {"POST /api/v1/jobs HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "bad_request"},

@@ -65,9 +65,12 @@ BufferedRequest::BufferedRequest(FramedRequest framed, const Poco::Net::SocketAd
       response_(response) {
   std::istringstream head(framed.head);
   read(head);  // already read once by the framer: cannot fail here
-  // The body is already de-chunked in memory: what the handlers see is its length.
-  setChunkedTransferEncoding(false);
-  setContentLength(static_cast<std::streamsize>(body_.str().size()));
+  // The body is already de-chunked in memory: what the handlers see is its
+  // length, unless the client gave none (then there is no body).
+  if (getChunkedTransferEncoding() || hasContentLength()) {
+    setChunkedTransferEncoding(false);
+    setContentLength(static_cast<std::streamsize>(body_.str().size()));
+  }
 }
 
 std::string http_chunk(const std::string& data) {

@@ -23,6 +23,9 @@ void send_error(Poco::Net::HTTPServerResponse& response, int status, const std::
 }
 
 std::string read_body(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) {
+    throw ApiError(411, "length_required", request.getMethod() + " needs a body with a Content-Length");
+  }
   constexpr std::size_t kDrainLimit = 16 * kMaxRequestBody;
   std::string body;
   std::size_t seen = 0;

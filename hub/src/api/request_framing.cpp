@@ -128,11 +128,7 @@ RequestFramer::State RequestFramer::plan_body(const std::string& head) {
       return fail(413, "too_large", "request body over " + std::to_string(limits_.max_body) + " bytes");
     }
   } else {
-    // Every POST of the api has a body; a client that does not say how long
-    // it is would otherwise leave the server guessing until a timeout.
-    if (request.getMethod() == "POST") {
-      return fail(411, "length_required", "POST needs a Content-Length or a chunked body");
-    }
+    // No length given: no body (RFC 9112 6.3). A handler that needs one says 411.
     body_left_ = 0;
   }
   continue_wish_ = (chunked_ || body_left_ > 0) && Poco::icompare(request.get("Expect", ""), "100-continue") == 0;
