@@ -41,6 +41,11 @@ struct HubConfig {
     int write_timeout_s = 30;
     int max_streams_per_token = 32;
     int stream_heartbeat_s = 15;
+    // Requests a second (bursts of twice that), 0: no limit; clients from
+    // `rate_exempt` addresses are not limited.
+    int rate_per_address = 100;
+    int rate_per_token = 50;
+    std::vector<std::string> rate_exempt = {"127.0.0.1", "::1"};
   } api_limits;
   // The api's ECDSA P-256 key (created if missing) and other public keys that
   // agents should also trust, e.g. the next key during a rollover.

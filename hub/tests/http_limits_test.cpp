@@ -297,5 +297,52 @@ TEST_F(HttpLimitsTest, StreamsPerTokenAreCappedAndHeartbeatsFlow) {
   EXPECT_EQ(again.status(), 200) << again.received();
 }
 
+TEST_F(HttpLimitsTest, RequestsOverTheAddressRateAre429WithRetryAfter) {
+  config_.api_limits.rate_per_address = 5;
+  config_.api_limits.rate_per_token = 0;
+  config_.api_limits.rate_exempt = {"127.0.0.1"};
+  start();
+  int passed = 0;
+  std::string refused;
+  const auto started = Clock::now();
+  for (int i = 0; i < 20; ++i) {
+    RawClient c(port(), "127.0.0.4");
+    c.send("GET /healthz HTTP/1.1\r\n\r\n");
+    c.read_answer(2000);
+    if (c.status() == 200) ++passed;
+    if (c.status() == 429) refused = c.received();
+  }
+  // The burst (twice the rate), and what refilled meanwhile.
+  EXPECT_GE(passed, 10);
+  EXPECT_LE(passed, 11 + static_cast<int>(5 * seconds_since(started)));
+  EXPECT_NE(refused.find("Retry-After: 1\r\n"), std::string::npos) << refused;
+  EXPECT_EQ(error_code(refused), "rate_limited");
+  for (int i = 0; i < 30; ++i) {  // the exempt address is never limited
+    EXPECT_EQ(request("GET /healthz HTTP/1.1\r\n\r\n")->status(), 200);
+  }
+}
+
+TEST_F(HttpLimitsTest, RequestsOverTheTokenRateAre429WithRetryAfter) {
+  config_.api_limits.rate_per_address = 0;
+  config_.api_limits.rate_per_token = 5;
+  config_.api_limits.rate_exempt = {};
+  start();
+  int passed = 0;
+  std::string refused;
+  const auto started = Clock::now();
+  for (int i = 0; i < 20; ++i) {
+    auto c = request("GET /api/v1/jobs HTTP/1.1\r\n" + bearer() + "\r\n");
+    if (c->status() == 200) ++passed;
+    if (c->status() == 429) refused = c->received();
+  }
+  EXPECT_GE(passed, 10);
+  EXPECT_LE(passed, 11 + static_cast<int>(5 * seconds_since(started)));
+  EXPECT_NE(refused.find("Retry-After: 1\r\n"), std::string::npos) << refused;
+  EXPECT_EQ(error_code(refused), "rate_limited");
+  // Another token has its own rate.
+  const std::string other = auth_->create_api_token("acme", Role::viewer, 3600).token;
+  EXPECT_EQ(request("GET /api/v1/jobs HTTP/1.1\r\nAuthorization: Bearer " + other + "\r\n\r\n")->status(), 200);
+}
+
 }  // namespace
 }  // namespace muster::hub

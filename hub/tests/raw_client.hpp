@@ -39,6 +39,18 @@ class RawClient {
   bool send(const std::string& bytes) {
     return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
   }
+  // Waits for what comes next, once.
+  void read_some(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return;
+    char buffer[65536];
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) {
+      closed_ = true;
+      return;
+    }
+    received_.append(buffer, static_cast<std::size_t>(n));
+  }
   // Reads until `until` appears, the server closes, or `timeout_ms` passes.
   std::string read(int timeout_ms, const std::string& until = "") {
     const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -69,7 +81,7 @@ class RawClient {
         break;
       }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-      read(static_cast<int>(std::min<long long>(left.count(), 50)) + 1, "");
+      read_some(static_cast<int>(left.count()) + 1);
     }
     return received_;
   }

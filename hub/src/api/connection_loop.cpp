@@ -28,10 +28,11 @@ constexpr int kMaxRefusing = 256;
 constexpr std::size_t kMaxStreamBacklog = 4 << 20;
 constexpr std::size_t kReadChunk = 65536;
 
-std::string error_wire(int status, const std::string& code, const std::string& message) {
+std::string error_wire(int status, const std::string& code, const std::string& message, int retry_after_s) {
   BufferedResponse response;
   response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
   response.setKeepAlive(false);
+  if (retry_after_s > 0) response.set("Retry-After", std::to_string(retry_after_s));
   send_error(response, status, code, message);
   return response.wire();
 }
@@ -40,7 +41,13 @@ std::string error_wire(int status, const std::string& code, const std::string& m
 
 ConnectionLoop::ConnectionLoop(Poco::Net::ServerSocket socket, SSL_CTX* tls, const HubConfig::ApiLimits& limits,
                                RequestSink sink, StreamRegistry& streams)
-    : socket_(std::move(socket)), tls_(tls), limits_(limits), sink_(std::move(sink)), streams_(streams) {
+    : socket_(std::move(socket)),
+      tls_(tls),
+      limits_(limits),
+      sink_(std::move(sink)),
+      streams_(streams),
+      address_rate_(limits.rate_per_address),
+      rate_exempt_(limits.rate_exempt.begin(), limits.rate_exempt.end()) {
   framing_.max_body = kMaxRequestBody;
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
@@ -308,6 +315,13 @@ void ConnectionLoop::after_framing(Connection& c) {
     return;
   }
   if (c.framer.state() != RequestFramer::State::complete) return;
+  if (rate_exempt_.count(c.address) == 0) {
+    if (const int wait = address_rate_.wait_seconds(c.address)) {
+      answer_error(c, 429, "rate_limited",
+                   "over " + std::to_string(limits_.rate_per_address) + " requests a second from " + c.address, wait);
+      return;
+    }
+  }
   c.phase = Phase::working;
   c.deadline = Clock::time_point::max();
   sink_(c.id, c.framer.take(), c.peer, c.link->secure());
@@ -366,11 +380,12 @@ void ConnectionLoop::after_write(Connection& c) {
   }
 }
 
-void ConnectionLoop::answer_error(Connection& c, int status, const std::string& code, const std::string& message) {
+void ConnectionLoop::answer_error(Connection& c, int status, const std::string& code, const std::string& message,
+                                  int retry_after_s) {
   c.phase = Phase::working;
   c.deadline = Clock::time_point::max();
   c.close_after_write = true;
-  queue(c, error_wire(status, code, message));
+  queue(c, error_wire(status, code, message, retry_after_s));
   flush(c);
 }
 

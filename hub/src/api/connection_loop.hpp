@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <Poco/Net/ServerSocket.h>
@@ -23,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "api/event_streams.hpp"
+#include "api/rate_limiter.hpp"
 #include "api/request_framing.hpp"
 #include "api/tls_link.hpp"
 #include "config.hpp"
@@ -92,7 +94,8 @@ class ConnectionLoop final : public StreamOutlet {
   void queue(Connection& c, const std::string& bytes);
   void flush(Connection& c);
   void after_write(Connection& c);
-  void answer_error(Connection& c, int status, const std::string& code, const std::string& message);
+  void answer_error(Connection& c, int status, const std::string& code, const std::string& message,
+                    int retry_after_s = 0);
   void begin_draining(Connection& c);
   void expire(Clock::time_point now);
   void close(std::uint64_t id);
@@ -104,6 +107,8 @@ class ConnectionLoop final : public StreamOutlet {
   FramingLimits framing_;
   RequestSink sink_;
   StreamRegistry& streams_;
+  RateLimiter address_rate_;
+  const std::unordered_set<std::string> rate_exempt_;
   int wake_fd_ = -1;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -30,13 +30,21 @@ void fail(HTTPServerResponse& response, int status, const std::string& code, con
 
 // One request through the route table: access first (strangers get nothing
 // parsed), then the handler; every error as JSON; every write audited.
-void handle(ApiServices& s, EventStreams& streams, HTTPServerRequest& request, HTTPServerResponse& response) {
+void handle(ApiServices& s, EventStreams& streams, RateLimiter* token_rate, HTTPServerRequest& request,
+            HTTPServerResponse& response) {
   Call call{s, request, response, {}, std::nullopt, &streams};
   int status = 200;
   try {
     const Route& route = match_route(request.getMethod(), request.getURI(), call.params);
     if (route.access != Access::open) {
       call.principal = s.auth.authenticate(request.get("Authorization", ""));
+      // Api tokens only: an enrollment token is shared by a fleet enrolling at once, and bounded by its uses.
+      const bool counted = token_rate != nullptr && call.principal->kind == TokenKind::api;
+      if (const int wait = counted ? token_rate->wait_seconds(call.principal->token_id) : 0) {
+        response.set("Retry-After", std::to_string(wait));
+        throw ApiError(429, "rate_limited", "over " + std::to_string(s.config.api_limits.rate_per_token) +
+                                                " requests a second with this token");
+      }
       if (route.access != Access::any_token) require_role(*call.principal, needed_role(route.access));
     }
     route.handle(call);
@@ -70,7 +78,11 @@ Poco::Net::Context::Ptr tls_context(const HubConfig& c) {
 
 }  // namespace
 
-HttpApi::HttpApi(ApiServices services) : services_(services), params_(new Poco::Net::HTTPServerParams) {}
+HttpApi::HttpApi(ApiServices services)
+    : services_(services),
+      params_(new Poco::Net::HTTPServerParams),
+      token_rate_(services.config.api_limits.rate_per_token),
+      rate_exempt_(services.config.api_limits.rate_exempt.begin(), services.config.api_limits.rate_exempt.end()) {}
 HttpApi::~HttpApi() { stop(); }
 
 void HttpApi::start() {
@@ -136,7 +148,9 @@ void HttpApi::serve(Work& work) {
     BufferedRequest request(std::move(work.request), work.client, loop_->address(), work.secure, *params_, response);
     response.setVersion(request.getVersion());
     response.setKeepAlive(request.getKeepAlive());
-    handle(services_, *streams_, request, response);
+    // Clients from exempt addresses (an operator on this host) are not rate limited.
+    const bool limited = token_rate_.enabled() && rate_exempt_.count(work.client.host().toString()) == 0;
+    handle(services_, *streams_, limited ? &token_rate_ : nullptr, request, response);
   } catch (const std::exception& e) {
     log::error("api", std::string("request: ") + e.what());
     fail(response, 500, "internal", e.what());

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include <Poco/Net/Context.h>
@@ -17,6 +18,7 @@
 
 #include "api/connection_loop.hpp"
 #include "api/event_streams.hpp"
+#include "api/rate_limiter.hpp"
 #include "api/routes.hpp"
 
 namespace muster::hub {
@@ -43,6 +45,8 @@ class HttpApi {
   ApiServices services_;
   Poco::Net::Context::Ptr tls_;
   Poco::Net::HTTPServerParams::Ptr params_;
+  RateLimiter token_rate_;
+  std::unordered_set<std::string> rate_exempt_;
   std::unique_ptr<EventStreams> streams_;
   std::unique_ptr<ConnectionLoop> loop_;
   std::mutex work_mutex_;
