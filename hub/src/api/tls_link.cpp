@@ -11,10 +11,13 @@
 
 namespace muster::hub {
 
-TlsLink::TlsLink(int fd, SSL_CTX* tls) : fd_(fd) {
+TlsLink::TlsLink(int fd, SSL_CTX* tls) : fd_(fd), tls_wanted_(tls != nullptr) {
   if (tls == nullptr) return;
   ssl_ = SSL_new(tls);
   if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return;
+  // The bytes still to write live in a string that may grow (and move)
+  // between a write that would block and its retry.
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_set_accept_state(ssl_);
 }
 
@@ -34,7 +37,7 @@ TlsLink::Io TlsLink::tls_result(int rc) {
 }
 
 TlsLink::Io TlsLink::handshake() {
-  if (ssl_ == nullptr) return Io::ok;
+  if (ssl_ == nullptr) return tls_wanted_ ? Io::closed : Io::ok;  // no TLS object: refuse, never serve plain
   ERR_clear_error();
   return tls_result(SSL_do_handshake(ssl_));
 }

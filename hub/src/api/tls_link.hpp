@@ -20,7 +20,7 @@ class TlsLink {
   TlsLink(const TlsLink&) = delete;
   TlsLink& operator=(const TlsLink&) = delete;
 
-  bool secure() const { return ssl_ != nullptr; }
+  bool secure() const { return tls_wanted_; }
   int fd() const { return fd_; }
   Io handshake();
   // Appends what can be read now, at most `limit` bytes.
@@ -36,6 +36,7 @@ class TlsLink {
   Io tls_result(int rc);
 
   int fd_;
+  bool tls_wanted_;
   SSL* ssl_ = nullptr;
   short tls_wants_ = 0;  // the other direction TLS needs to progress
   bool finished_ = false;
