@@ -145,9 +145,10 @@ RequestFramer::State RequestFramer::read_body() {
 
 RequestFramer::State RequestFramer::read_chunk_size() {
   const std::size_t eol = buffer_.find('\n');
-  if (eol == std::string::npos) {
-    return buffer_.size() > kMaxChunkLine ? fail(400, "bad_request", "chunk size line too long") : State::body;
+  if ((eol == std::string::npos ? buffer_.size() : eol) > kMaxChunkLine) {
+    return fail(400, "bad_request", "chunk size line too long");
   }
+  if (eol == std::string::npos) return State::body;
   std::string line = buffer_.substr(0, eol);
   buffer_.erase(0, eol + 1);
   line = line.substr(0, line.find(';'));  // chunk extensions are ignored
@@ -160,6 +161,7 @@ RequestFramer::State RequestFramer::read_chunk_size() {
     return fail(413, "too_large", "request body over " + std::to_string(limits_.max_body) + " bytes");
   }
   chunk_step_ = body_left_ == 0 ? ChunkStep::trailer : ChunkStep::data;
+  trailer_bytes_ = 0;
   return State::body;
 }
 
@@ -179,7 +181,14 @@ RequestFramer::State RequestFramer::read_chunks() {
     } else {
       const std::size_t eol = buffer_.find('\n');
       if (eol == std::string::npos) {
-        if (buffer_.size() > 1) return fail(400, "bad_request", "chunk data longer than its size");
+        // After chunk data only its CRLF may follow; a trailer line may come in pieces.
+        if (chunk_step_ == ChunkStep::data_end && buffer_.size() > 1) {
+          return fail(400, "bad_request", "chunk data longer than its size");
+        }
+        const bool may_end = buffer_ == "\r";  // the blank line that ends the trailer, half here
+        if (chunk_step_ == ChunkStep::trailer && !may_end && trailer_bytes_ + buffer_.size() + 1 > limits_.max_head) {
+          return fail(431, "headers_too_large", "trailer over " + std::to_string(limits_.max_head) + " bytes");
+        }
         return State::body;
       }
       const bool blank = eol == 0 || (eol == 1 && buffer_[0] == '\r');
