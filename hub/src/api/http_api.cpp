@@ -88,9 +88,6 @@ HttpApi::~HttpApi() { stop(); }
 void HttpApi::start() {
   const auto& c = services_.config;
   tls_ = tls_context(c);
-  params_->setKeepAlive(true);
-  params_->setMaxThreads(c.api_threads);
-  params_->setTimeout(Poco::Timespan(c.api_limits.header_timeout_s, 0));
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(c.api_host, c.api_port), 1024);
   streams_ = std::make_unique<EventStreams>(services_.store, c.api_limits.max_streams_per_token,
                                             c.api_limits.stream_heartbeat_s);

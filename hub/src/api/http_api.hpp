@@ -44,7 +44,7 @@ class HttpApi {
 
   ApiServices services_;
   Poco::Net::Context::Ptr tls_;
-  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPServerParams::Ptr params_;  // only for serverParams(): the loop holds the limits
   RateLimiter token_rate_;
   std::unordered_set<std::string> rate_exempt_;
   std::unique_ptr<EventStreams> streams_;
