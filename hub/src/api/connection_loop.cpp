@@ -348,6 +348,8 @@ void ConnectionLoop::flush(Connection& c) {
     std::size_t written = 0;
     const TlsLink::Io io = c.link->send(c.out.data() + c.out_sent, c.out.size() - c.out_sent, written);
     c.out_sent += written;
+    // A client that reads, however slowly, keeps its connection; one that stops does not.
+    if (written > 0) c.write_deadline = Clock::now() + std::chrono::seconds(limits_.write_timeout_s);
     if (io == TlsLink::Io::closed) {
       close(c.id);
       return;
