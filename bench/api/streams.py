@@ -84,7 +84,9 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, total + 1024)), hard))
 
     stack = muster_stack.MusterStack(tempfile.mkdtemp(prefix="muster-bench-api-"), agents=3)
-    stack.hub_api_settings = f"max_streams_per_token = {total + 10}\nmax_connections = {total + 1024}\n"
+    # One token opens every stream: neither its stream cap nor the rate limits may refuse them.
+    stack.hub_api_settings = (f"max_streams_per_token = {total + 10}\nmax_connections = {total + 1024}\n"
+                              "rate_per_token = 0\nrate_per_address = 0\n")
     stack.start()
     try:
         hub_pid = stack.procs["hub"].popen.pid
@@ -127,10 +129,20 @@ def report(args, streams, stored, latencies, opened_s, rss_before, rss_open):
     # A stream is complete when it got exactly the store's events of its job, in order, and ended.
     complete = sum(1 for s in streams if s.done and s.event_ids() == stored[s.job_id])
     events = max(len(ids) for ids in stored.values())
+    for s in streams:
+        if s.event_ids() != stored[s.job_id]:
+            got = set(s.event_ids())
+            missing = [i for i, e in enumerate(stored[s.job_id]) if e not in got]
+            print(f"first incomplete stream: {len(missing)} of {len(stored[s.job_id])} events missing, at "
+                  f"positions {missing[:20]}; ended: {s.data[-40:]!r}", file=sys.stderr)
+            break
     print(json.dumps({
         "jobs": args.jobs, "streams_per_job": args.streams_per_job, "streams": len(streams),
         "opened_in_s": round(opened_s, 1), "events_per_job": events,
         "streams_complete": complete,
+        "streams_ended": sum(1 for s in streams if s.done),
+        "events_missed_by_incomplete": sorted({len(stored[s.job_id]) - len(s.event_ids()) for s in streams
+                                               if s.event_ids() != stored[s.job_id]})[:10],
         "submits": len(latencies),
         "submit_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "submit_p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
