@@ -62,7 +62,8 @@ int serve(const HubConfig& config) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Store store(store_config(config), static_cast<std::size_t>(config.api_threads) + 4);
+  // Workers, event stream pumps, the master's threads.
+  Store store(store_config(config), static_cast<std::size_t>(config.api_threads) + 6);
   RedisApiStore api_store(store);
   Auth auth(api_store);
   Audit audit(api_store);

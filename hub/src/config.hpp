@@ -30,6 +30,23 @@ struct HubConfig {
   std::string tls_cert;
   std::string tls_key;
   int api_threads = 16;
+  // What one client may hold of the api: connections, and how long it may
+  // take to finish a TLS handshake, a request head, a body or reading an answer.
+  struct ApiLimits {
+    int max_connections = 4096;
+    int max_connections_per_address = 256;
+    int handshake_timeout_s = 5;
+    int header_timeout_s = 10;
+    int body_timeout_s = 15;
+    int write_timeout_s = 30;
+    int max_streams_per_token = 32;
+    int stream_heartbeat_s = 15;
+    // Requests a second (bursts of twice that), 0: no limit; clients from
+    // `rate_exempt` addresses are not limited.
+    int rate_per_address = 100;
+    int rate_per_token = 50;
+    std::vector<std::string> rate_exempt = {"127.0.0.1", "::1"};
+  } api_limits;
   // The api's ECDSA P-256 key (created if missing) and other public keys that
   // agents should also trust, e.g. the next key during a rollover.
   std::string signing_key;

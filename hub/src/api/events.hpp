@@ -1,17 +1,19 @@
 #pragma once
 // GET /api/v1/jobs/{id}/events: server-sent events of a job's task state
-// changes and output chunks, in store order, resumable with Last-Event-ID;
-// the stream ends after the job's final event.
+// changes and output chunks, in store order, resumable exactly with
+// Last-Event-ID; the stream ends after the job's final event. The handler
+// only checks the request and sends the head; api/event_streams.hpp serves
+// the stream itself, without a worker.
 #include <string>
 
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 
-#include "store/store.hpp"
+#include "api/event_streams.hpp"
 
 namespace muster::hub {
 
-void stream_job_events(Store& store, const std::string& job_id, Poco::Net::HTTPServerRequest& request,
-                       Poco::Net::HTTPServerResponse& response);
+void open_job_events(EventStreams& streams, const std::string& token_id, const std::string& job_id,
+                     Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
 
 }  // namespace muster::hub

@@ -1,14 +1,9 @@
 #include "api/http_api.hpp"
 
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/ServerSocket.h>
 
+#include "api/exchange.hpp"
 #include "api/http_io.hpp"
 #include "core/errors.hpp"
 #include "muster/proto/log.hpp"
@@ -28,97 +23,136 @@ Role needed_role(Access access) {
   }
 }
 
-class ApiHandler final : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit ApiHandler(ApiServices& services) : s_(services) {}
+void fail(HTTPServerResponse& response, int status, const std::string& code, const std::string& message) {
+  if (response.sent()) return;
+  send_error(response, status, code, message);
+}
 
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    Call call{s_, request, response, {}, std::nullopt};
-    int status = 200;
-    try {
-      const Route& route = match_route(request.getMethod(), request.getURI(), call.params);
-      // Authenticate and check access before reading the body: strangers get
-      // nothing parsed.
-      if (route.access != Access::open) {
-        call.principal = s_.auth.authenticate(request.get("Authorization", ""));
-        if (route.access != Access::any_token) require_role(*call.principal, needed_role(route.access));
+// One request through the route table: access first (strangers get nothing
+// parsed), then the handler; every error as JSON; every write audited.
+void handle(ApiServices& s, EventStreams& streams, RateLimiter* token_rate, HTTPServerRequest& request,
+            HTTPServerResponse& response) {
+  Call call{s, request, response, {}, std::nullopt, &streams};
+  int status = 200;
+  try {
+    const Route& route = match_route(request.getMethod(), request.getURI(), call.params);
+    if (route.access != Access::open) {
+      call.principal = s.auth.authenticate(request.get("Authorization", ""));
+      // Api tokens only: an enrollment token is shared by a fleet enrolling at once, and bounded by its uses.
+      const bool counted = token_rate != nullptr && call.principal->kind == TokenKind::api;
+      if (const int wait = counted ? token_rate->wait_seconds(call.principal->token_id) : 0) {
+        response.set("Retry-After", std::to_string(wait));
+        throw ApiError(429, "rate_limited", "over " + std::to_string(s.config.api_limits.rate_per_token) +
+                                                " requests a second with this token");
       }
-      route.handle(call);
-      status = response.getStatus();
-    } catch (const ApiError& e) {
-      status = e.status;
-      fail(request, response, e.status, e.code, e.what());
-    } catch (const StoreError& e) {
-      status = 503;
-      log::warn("api", std::string("store: ") + e.what());
-      fail(request, response, 503, "unavailable", std::string("the store is unavailable: ") + e.what());
-    } catch (const std::exception& e) {
-      status = 500;
-      log::error("api", request.getMethod() + " " + request.getURI().substr(0, 256) + ": " + e.what());
-      fail(request, response, 500, "internal", e.what());
+      if (route.access != Access::any_token) require_role(*call.principal, needed_role(route.access));
     }
-    if (call.principal && request.getMethod() != HTTPRequest::HTTP_GET) {
-      s_.audit.record(*call.principal,
-                      {request.getMethod(), request.getURI(), request.clientAddress().host().toString(), status});
-    }
+    route.handle(call);
+    status = response.getStatus();
+  } catch (const ApiError& e) {
+    status = e.status;
+    fail(response, e.status, e.code, e.what());
+  } catch (const StoreError& e) {
+    status = 503;
+    log::warn("api", std::string("store: ") + e.what());
+    fail(response, 503, "unavailable", std::string("the store is unavailable: ") + e.what());
+  } catch (const std::exception& e) {
+    status = 500;
+    log::error("api", request.getMethod() + " " + request.getURI().substr(0, 256) + ": " + e.what());
+    fail(response, 500, "internal", e.what());
   }
-
- private:
-  static void fail(HTTPServerRequest& request, HTTPServerResponse& response, int status, const std::string& code,
-                   const std::string& message) {
-    if (response.sent()) return;
-    // A body the handler may not have read must not be taken for the next request.
-    if (request.getChunkedTransferEncoding() || (request.hasContentLength() && request.getContentLength() > 0)) {
-      response.setKeepAlive(false);
-    }
-    send_error(response, status, code, message);
+  if (call.principal && request.getMethod() != HTTPRequest::HTTP_GET) {
+    s.audit.record(*call.principal,
+                   {request.getMethod(), request.getURI(), request.clientAddress().host().toString(), status});
   }
+}
 
-  ApiServices& s_;
-};
-
-class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(ApiServices& services) : s_(services) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override { return new ApiHandler(s_); }
-
- private:
-  ApiServices& s_;
-};
+Poco::Net::Context::Ptr tls_context(const HubConfig& c) {
+  if (c.tls_cert.empty()) return nullptr;
+  Poco::Net::Context::Ptr context =
+      new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, c.tls_key, c.tls_cert, "", Poco::Net::Context::VERIFY_NONE);
+  context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                            Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+  return context;
+}
 
 }  // namespace
 
-HttpApi::HttpApi(ApiServices services) : services_(services) {}
+HttpApi::HttpApi(ApiServices services)
+    : services_(services),
+      params_(new Poco::Net::HTTPServerParams),
+      token_rate_(services.config.api_limits.rate_per_token),
+      rate_exempt_(services.config.api_limits.rate_exempt.begin(), services.config.api_limits.rate_exempt.end()) {}
 HttpApi::~HttpApi() { stop(); }
 
 void HttpApi::start() {
   const auto& c = services_.config;
-  const Poco::Net::SocketAddress address(c.api_host, c.api_port);
-  Poco::Net::ServerSocket socket;
-  if (!c.tls_cert.empty()) {
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, c.tls_key,
-                                                             c.tls_cert, "", Poco::Net::Context::VERIFY_NONE);
-    context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
-                              Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
-    socket = Poco::Net::SecureServerSocket(address, 128, context);
-  } else {
-    socket = Poco::Net::ServerSocket(address, 128);
-  }
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(c.api_threads);
-  params->setMaxQueued(256);
-  params->setKeepAlive(true);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(services_), socket, params);
-  server_->start();
+  tls_ = tls_context(c);
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(c.api_host, c.api_port), 1024);
+  streams_ = std::make_unique<EventStreams>(services_.store, c.api_limits.max_streams_per_token,
+                                            c.api_limits.stream_heartbeat_s);
+  loop_ = std::make_unique<ConnectionLoop>(
+      socket, tls_ ? tls_->sslContext() : nullptr, c.api_limits,
+      [this](std::uint64_t id, FramedRequest request, const Poco::Net::SocketAddress& client, bool secure) {
+        enqueue(Work{id, std::move(request), client, secure});
+      },
+      *streams_);
+  for (int i = 0; i < c.api_threads; ++i) workers_.emplace_back([this] { work(); });
+  streams_->start(*loop_);
+  loop_->start();
 }
 
 void HttpApi::stop() {
-  if (server_) {
-    server_->stopAll(true);
-    server_.reset();
+  if (!loop_) return;
+  loop_->stop();
+  streams_->stop();
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (auto& worker : workers_) worker.join();
+  workers_.clear();
+  loop_.reset();
+  streams_.reset();
+}
+
+unsigned short HttpApi::port() const { return loop_ ? loop_->port() : 0; }
+
+void HttpApi::enqueue(Work work) {
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    queue_.push_back(std::move(work));
+  }
+  work_ready_.notify_one();
+}
+
+void HttpApi::work() {
+  for (;;) {
+    std::unique_lock<std::mutex> lock(work_mutex_);
+    work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    Work next = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    serve(next);
   }
 }
 
-unsigned short HttpApi::port() const { return server_ ? server_->port() : 0; }
+void HttpApi::serve(Work& work) {
+  BufferedResponse response;
+  try {
+    BufferedRequest request(std::move(work.request), work.client, loop_->address(), work.secure, *params_, response);
+    response.setVersion(request.getVersion());
+    response.setKeepAlive(request.getKeepAlive());
+    // Clients from exempt addresses (an operator on this host) are not rate limited.
+    const bool limited = token_rate_.enabled() && rate_exempt_.count(work.client.host().toString()) == 0;
+    handle(services_, *streams_, limited ? &token_rate_ : nullptr, request, response);
+  } catch (const std::exception& e) {
+    log::error("api", std::string("request: ") + e.what());
+    fail(response, 500, "internal", e.what());
+  }
+  loop_->answer(work.connection, response.wire(), response.getKeepAlive(), response.stream_wish());
+}
 
 }  // namespace muster::hub

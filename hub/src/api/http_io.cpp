@@ -8,7 +8,7 @@
 namespace muster::hub {
 
 void send_json(Poco::Net::HTTPServerResponse& response, int status, const std::string& body) {
-  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   response.setContentType("application/json");
   response.set("Cache-Control", "no-store");
   response.setContentLength(static_cast<std::streamsize>(body.size()));
@@ -23,6 +23,9 @@ void send_error(Poco::Net::HTTPServerResponse& response, int status, const std::
 }
 
 std::string read_body(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) {
+    throw ApiError(411, "length_required", request.getMethod() + " needs a body with a Content-Length");
+  }
   constexpr std::size_t kDrainLimit = 16 * kMaxRequestBody;
   std::string body;
   std::size_t seen = 0;

@@ -18,8 +18,8 @@ void send_json(Poco::Net::HTTPServerResponse& response, int status, const std::s
 // {"error": {"code", "message"}}
 void send_error(Poco::Net::HTTPServerResponse& response, int status, const std::string& code,
                 const std::string& message);
-// Reads at most kMaxRequestBody bytes. A larger body is read on (up to a
-// bound) and discarded, so the client gets the 413 instead of a reset.
+// The request's body (the connection loop has framed it whole, within
+// kMaxRequestBody); 411 when the client gave no length, 413 over the bound.
 std::string read_body(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
 
 // Query parameters, strictly: unknown names are ignored, bad values refused.

@@ -100,7 +100,7 @@ void job_tasks(Call& c) {
 }
 void job_events(Call& c) {
   c.services.jobs.get_json(who(c), c.params[0]);  // 404 unless the caller may see this job
-  stream_job_events(c.services.store, c.params[0], c.request, c.response);
+  open_job_events(*c.streams, who(c).token_id, c.params[0], c.request, c.response);
 }
 void cancel_job(Call& c) { send_json(c.response, 200, c.services.jobs.cancel(who(c), c.params[0])); }
 

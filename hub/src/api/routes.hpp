@@ -10,6 +10,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 
+#include "api/event_streams.hpp"
 #include "config.hpp"
 #include "core/agents.hpp"
 #include "core/audit.hpp"
@@ -38,6 +39,7 @@ struct Call {
   Poco::Net::HTTPServerResponse& response;
   std::vector<std::string> params;  // the ":name" segments, in order
   std::optional<Principal> principal;
+  EventStreams* streams;
 };
 
 struct Route {

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <set>
 
+#include <Poco/NumberParser.h>
+
 #include "core/errors.hpp"
 #include "core/job_request.hpp"
 #include "core/tasks.hpp"
@@ -12,6 +14,9 @@
 
 namespace muster::hub {
 namespace {
+
+// More tasks than any job can have: a cursor past it is not an offset of ours.
+constexpr Poco::UInt64 kMaxTaskOffset = 1000000000;
 
 std::optional<std::int64_t> int_field(const Record& fields, const char* name) {
   const auto text = fields.field(name);
@@ -236,7 +241,11 @@ std::string Jobs::list_json(const Principal& principal, const Page& page) {
 
 std::string Jobs::tasks_json(const Principal& principal, const std::string& job_id, const Page& page) {
   load_job(principal, job_id);
-  const std::size_t offset = page.cursor.empty() ? 0 : std::stoul(page.cursor);
+  // The cursor is a task offset: anything else was not a next_cursor.
+  Poco::UInt64 offset = 0;
+  if (!page.cursor.empty() && (!Poco::NumberParser::tryParseUnsigned64(page.cursor, offset) || offset > kMaxTaskOffset)) {
+    throw ApiError(400, "invalid_field", "cursor must be the next_cursor of a previous page");
+  }
   const IdRecords tasks = store_.job_tasks(job_id, offset, page.limit);
   proto::JsonPtr list(cJSON_CreateArray());
   for (const auto& [agent_id, t] : tasks) {

@@ -35,7 +35,7 @@ listen = 127.0.0.1:{api}
 tls_cert = {self.pki / 'api.crt'}
 tls_key = {self.pki / 'api.key'}
 threads = 8
-
+{self.hub_api_settings}
 [store]
 host = 127.0.0.1
 port = {self.store_port()}

@@ -30,6 +30,8 @@ class MusterStack(PkiMixin, StoreMixin, XmppMixin, HubMixin, AgentsMixin, ApiMix
         self.n_agents = agents
         self.build = Path(build).resolve() if build else build_dir()
         self.labels = dict(labels or {"env": "test"})
+        # More [api] lines for the hub ("key = value\n" each), e.g. short timeouts.
+        self.hub_api_settings = ""
         self.agent_log_level = agent_log_level
         self.detached = detached
         self.procs = {}
