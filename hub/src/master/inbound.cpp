@@ -75,7 +75,7 @@ void Inbound::on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, 
       auto decoded = proto::decode_task_result(*payload);
       if (decoded && decoded->job_id == job_id) result = std::move(*decoded);
     }
-    recorder_.add({agent_id, job_id, {}, proto::attribute(stanza, "from"), std::move(result)});
+    to_recorder({agent_id, job_id, {}, proto::attribute(stanza, "from"), std::move(result)});
     return;
   }
   writer_.post([this, agent_id, job_id, why = proto::error_description(stanza)] {
@@ -94,7 +94,14 @@ void Inbound::on_result(xmpp_stanza_t* stanza, const std::string& agent_id, cons
     return;
   }
   const std::string job_id = result->job_id;
-  recorder_.add({agent_id, job_id, id, from, std::move(*result)});
+  to_recorder({agent_id, job_id, id, from, std::move(*result)});
+}
+
+// Reports reach the recorder through the store writer's queue: a result never
+// overtakes the output chunks (or presence) that the agent sent before it, so
+// a job's events stream holds all of a task's output before its final state.
+void Inbound::to_recorder(Recorder::Report report) {
+  writer_.post([this, report = std::move(report)]() mutable { recorder_.add(std::move(report)); });
 }
 
 void Inbound::reply_error(const Event& e, const char* error_type, const char* condition, const std::string& text) {

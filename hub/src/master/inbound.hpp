@@ -34,6 +34,7 @@ class Inbound {
 
   void on_task_reply(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& job_id);
   void on_result(xmpp_stanza_t* stanza, const std::string& agent_id, const std::string& payload);
+  void to_recorder(Recorder::Report report);
   // Store writer thread.
   void handle(const Event& e);
   void on_presence(const Event& e);

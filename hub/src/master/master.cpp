@@ -46,8 +46,8 @@ void Master::start() {
 void Master::stop() {
   dispatcher_.stop();
   link_.stop();
+  writer_.stop();  // first: what it runs may still hand reports to the recorder
   recorder_.stop();
-  writer_.stop();
 }
 
 }  // namespace muster::hub
