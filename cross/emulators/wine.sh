@@ -10,6 +10,10 @@
 # that no test's first call pays for it).
 set -euo pipefail
 export WINEPREFIX="${WINEPREFIX:-/var/cache/muster-deps/wine-prefix}"
+# Wine converts Windows (UTF-16) file names to Unix ones in the locale's
+# charset: under the C/POSIX locale (no LANG, e.g. a fresh machine, cron or a
+# CI runner) a non-ASCII name cannot be created. Tests always run in UTF-8.
+export LC_ALL=C.UTF-8
 export WINEDEBUG="${WINEDEBUG:--all}"
 export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=}"
 # Test programs that are not linked statically (proto_tests) find mingw's
