@@ -16,7 +16,7 @@ packages=(
   libpoco-dev libexpat1-dev googletest
   redis-server prosody openssl
   ejabberd erlang-base
-  python3 python3-slixmpp procps util-linux
+  python3 python3-slixmpp procps util-linux curl
   gcovr  # ci/coverage.sh
 )
 
