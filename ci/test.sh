@@ -14,6 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ci/install-deps.sh
 ci/install-cross-deps.sh
 ci/check-tools.sh
+/usr/bin/python3 ci/check-size.py
 
 failed=()
 times=()
