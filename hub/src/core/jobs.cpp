@@ -248,7 +248,10 @@ std::string Jobs::tasks_json(const Principal& principal, const std::string& job_
   }
   const IdRecords tasks = store_.job_tasks(job_id, offset, page.limit);
   proto::JsonPtr list(cJSON_CreateArray());
-  for (const auto& [agent_id, t] : tasks) {
+  for (const auto& task : tasks) {
+    // Named, not bound: a lambda may not capture a structured binding (C++17).
+    const std::string& agent_id = task.first;
+    const Record& t = task.second;
     auto opt = [&](const char* name) {
       auto v = t.field(name);
       return v && !v->empty() ? v : std::nullopt;
