@@ -29,14 +29,8 @@ struct Answer {
   std::string body;
 };
 
-class HttpApiTest : public ::testing::Test {
+class HttpApiTest : public testing::RedisSuite {
  protected:
-  static void SetUpTestSuite() { server_ = new testing::RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
     char dir[] = "/tmp/muster-hub-api-XXXXXX";
     key_dir_ = ::mkdtemp(dir);
@@ -92,7 +86,6 @@ class HttpApiTest : public ::testing::Test {
     return cJSON_IsString(code) ? code->valuestring : "(no error.code)";
   }
 
-  static testing::RedisServer* server_;
   std::string key_dir_;
   HubConfig config_;
   std::unique_ptr<Store> store_;
@@ -106,7 +99,6 @@ class HttpApiTest : public ::testing::Test {
   std::string admin_, viewer_;
 };
 
-testing::RedisServer* HttpApiTest::server_ = nullptr;
 
 TEST_F(HttpApiTest, HealthzIsOpen) {
   const Answer a = call("GET", "/healthz");

@@ -29,14 +29,8 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-class HttpLimitsTest : public ::testing::Test {
+class HttpLimitsTest : public testing::RedisSuite {
  protected:
-  static void SetUpTestSuite() { server_ = new testing::RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
     char dir[] = "/tmp/muster-hub-limits-XXXXXX";
     key_dir_ = ::mkdtemp(dir);
@@ -107,7 +101,6 @@ class HttpLimitsTest : public ::testing::Test {
     return body.substr(at + 8, body.find('"', at + 8) - at - 8);
   }
 
-  static testing::RedisServer* server_;
   std::string key_dir_;
   HubConfig config_;
   std::unique_ptr<Store> store_;
@@ -121,7 +114,6 @@ class HttpLimitsTest : public ::testing::Test {
   std::string admin_;
 };
 
-testing::RedisServer* HttpLimitsTest::server_ = nullptr;
 
 TEST_F(HttpLimitsTest, SilentAndSlowClientsHoldNoWorker) {
   config_.api_limits.header_timeout_s = 3;

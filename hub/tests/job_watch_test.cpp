@@ -24,14 +24,8 @@ constexpr double kAckWait = 15;
 constexpr double kGrace = 60;
 constexpr const char* kShard = "shard-a.example";
 
-class JobWatchTest : public ::testing::Test {
+class JobWatchTest : public testing::RedisSuite {
  protected:
-  static void SetUpTestSuite() { server_ = new testing::RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
     store_ = server_->fresh_store();
     shard_store_ = std::make_unique<RedisShardStore>(*store_, kShard);
@@ -81,13 +75,11 @@ class JobWatchTest : public ::testing::Test {
     return !store_->run({"ZSCORE", keys::kRunningJobs, job_id}).is_nil();
   }
 
-  static testing::RedisServer* server_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<RedisShardStore> shard_store_;
   std::vector<std::string> agents_;
 };
 
-testing::RedisServer* JobWatchTest::server_ = nullptr;
 
 TEST_F(JobWatchTest, PendingTaskThatLostItsQueueEntryIsQueuedAgain) {
   const auto job = make_job({"pending"});

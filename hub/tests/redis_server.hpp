@@ -1,6 +1,7 @@
 #pragma once
 // A private redis-server on a free loopback port for the hub's unit tests,
 // started once per test suite; a store connected to it, emptied per test.
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -67,6 +68,17 @@ class RedisServer {
  private:
   unsigned short port_;
   pid_t pid_ = -1;
+};
+
+// A test suite that shares one private redis-server among its tests.
+class RedisSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new RedisServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static inline RedisServer* server_ = nullptr;
 };
 
 }  // namespace muster::hub::testing

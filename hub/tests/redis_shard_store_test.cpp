@@ -19,13 +19,8 @@ namespace {
 
 constexpr const char* kShard = "s0.d.example";
 
-class RedisShardStoreTest : public ::testing::Test {
+class RedisShardStoreTest : public testing::RedisSuite {
  protected:
-  static void SetUpTestSuite() { server_ = new testing::RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
     store_ = server_->fresh_store();
     api_ = std::make_unique<RedisApiStore>(*store_);
@@ -66,13 +61,11 @@ class RedisShardStoreTest : public ::testing::Test {
     return tasks;
   }
 
-  static testing::RedisServer* server_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<RedisApiStore> api_;
   std::unique_ptr<ShardStore> shard_;
 };
 
-testing::RedisServer* RedisShardStoreTest::server_ = nullptr;
 
 TEST_F(RedisShardStoreTest, TheFeedDeliversQueuedTasksOnceAcknowledged) {
   const std::string a = agent(true), b = agent(false);
