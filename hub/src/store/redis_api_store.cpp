@@ -45,6 +45,20 @@ IdRecords read_records(Store& store, const std::vector<std::string>& ids, KeyOf 
   return out;
 }
 
+// Removes from an index (`forget`: the removing command and its key) the ids
+// whose records are gone; `found` is read_records() of `ids`, in their order.
+void forget_missing(Store& store, Command forget, const std::vector<std::string>& ids, const IdRecords& found) {
+  std::size_t next = 0;
+  for (const auto& id : ids) {
+    if (next < found.size() && found[next].first == id) {
+      ++next;
+    } else {
+      forget.push_back(id);
+    }
+  }
+  if (forget.size() > 2) store.run(forget);
+}
+
 std::vector<std::string> texts(const Reply& reply) {
   std::vector<std::string> out;
   for (const auto& e : reply.elements) out.push_back(e.text);
@@ -77,16 +91,7 @@ IdRecords RedisApiStore::tenant_tokens(const std::string& tenant) {
   const auto hashes = texts(store_.run({"SMEMBERS", keys::tenant_tokens(tenant)}));
   IdRecords live = read_records(store_, hashes, keys::token);
   // Tokens that expired are still in the tenant's set: forget them.
-  Command forget{"SREM", keys::tenant_tokens(tenant)};
-  std::size_t next = 0;
-  for (const auto& hash : hashes) {
-    if (next < live.size() && live[next].first == hash) {
-      ++next;
-    } else {
-      forget.push_back(hash);
-    }
-  }
-  if (forget.size() > 2) store_.run(forget);
+  forget_missing(store_, {"SREM", keys::tenant_tokens(tenant)}, hashes, live);
   return live;
 }
 
@@ -250,16 +255,7 @@ ApiStore::JobPage RedisApiStore::tenant_jobs(const std::string& tenant, const st
   page.scanned = job_ids.size();
   page.jobs = read_records(store_, job_ids, keys::job);
   // Jobs past their retention expired; their index entries go too.
-  Command forget{"ZREM", keys::tenant_jobs(tenant)};
-  std::size_t next = 0;
-  for (const auto& id : job_ids) {
-    if (next < page.jobs.size() && page.jobs[next].first == id) {
-      ++next;
-    } else {
-      forget.push_back(id);
-    }
-  }
-  if (forget.size() > 2) store_.run(forget);
+  forget_missing(store_, {"ZREM", keys::tenant_jobs(tenant)}, job_ids, page.jobs);
   return page;
 }
 
