@@ -115,7 +115,8 @@ build() {
   local name="$1" src="$2"; shift 2
   local extra_key="${EXTRA_KEY:-}"
   local key prefix bdir start
-  key="$( { cat "$toolchain"; printf '%s\n' "$@"; echo "$extra_key"; } | hash_of)"
+  # Paths into the checkout are left out: every checkout shares one cache.
+  key="$( { cat "$toolchain"; printf '%s\n' "$@" | sed "s|$here/|deps/|g"; echo "$extra_key"; } | hash_of)"
   prefix="$cache/$target/$name-$UPVER-$key"
   built+=("$name=$prefix")
   if [ -f "$prefix/.complete" ]; then
