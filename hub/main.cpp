@@ -19,6 +19,7 @@
 #include "core/audit.hpp"
 #include "core/auth.hpp"
 #include "core/jobs.hpp"
+#include "core/tenants.hpp"
 #include "master/shard_leases.hpp"
 #include "muster/proto/log.hpp"
 #include "store/redis_api_store.hpp"
@@ -36,7 +37,8 @@ int usage(const std::string& problem) {
   std::cerr << "usage:\n"
                "  muster-hub --config FILE [--role api|master|all] [--log-level error|warn|info|debug]\n"
                "             [--log-format text|json]\n"
-               "  muster-hub admin-token --config FILE [--tenant NAME]\n"
+               "  muster-hub admin-token --config FILE [--tenant NAME] [--platform]\n"
+               "             (an admin token of the tenant; --platform: one that also manages tenants)\n"
                "  muster-hub config --config FILE [--role api|master|all]   (the effective configuration)\n"
                "  muster-hub config --reference                           (every key, as docs/commands.md shows it)\n"
                "  muster-hub version\n";
@@ -45,11 +47,20 @@ int usage(const std::string& problem) {
 
 StoreConfig store_config(const HubConfig& c) { return StoreConfig{c.store_host, c.store_port, c.store_password}; }
 
-int print_admin_token(const HubConfig& config, const std::string& tenant) {
+int print_admin_token(const HubConfig& config, const std::string& tenant, bool platform) {
   Store store(store_config(config), 1);
   RedisApiStore api_store(store);
+  if (api_store.tenant(tenant).field("state") == kTenantDeleted) {
+    std::cerr << "muster-hub: tenant " << tenant << " was deleted; its name is not used again" << std::endl;
+    return kFailure;
+  }
+  if (!valid_tenant_name(tenant)) {
+    std::cerr << "muster-hub: tenant names are 1-63 of a-z, 0-9, '-' and '_'" << std::endl;
+    return kUsage;
+  }
+  api_store.create_tenant(tenant, Record{{{"state", kTenantActive}, {"created_at", std::to_string(unix_seconds())}}});
   Auth auth(api_store);
-  const NewToken t = auth.create_api_token(tenant, Role::admin, kAdminTokenTtl);
+  const NewToken t = auth.create_api_token(tenant, platform ? Role::platform : Role::admin, kAdminTokenTtl);
   std::cout << t.token << std::endl;
   return kOk;
 }
@@ -65,11 +76,12 @@ int serve(const HubConfig& config) {
   // Workers, event stream pumps, the master's threads.
   Store store(store_config(config), static_cast<std::size_t>(config.api_threads) + 6);
   RedisApiStore api_store(store);
-  Auth auth(api_store);
+  Auth auth(api_store, config.tenant_quotas);
   Audit audit(api_store);
   ApiKeys keys;
   std::unique_ptr<Agents> agents;
   std::unique_ptr<Jobs> jobs;
+  std::unique_ptr<Tenants> tenants;
   std::unique_ptr<HttpApi> api;
   std::unique_ptr<ShardLeases> master;
   if (config.runs_master()) {
@@ -80,7 +92,8 @@ int serve(const HubConfig& config) {
     keys = ApiKeys::load(config);
     agents = std::make_unique<Agents>(api_store, auth, config, keys);
     jobs = std::make_unique<Jobs>(api_store, *agents, config, keys);
-    api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs, audit});
+    tenants = std::make_unique<Tenants>(api_store, auth, *agents, config);
+    api = std::make_unique<HttpApi>(ApiServices{config, store, auth, *agents, *jobs, audit, *tenants});
     api->start();
     muster::log::info("hub", std::string("api listening on ") + (config.tls_cert.empty() ? "http://" : "https://") +
                                  config.api_host + ":" + std::to_string(api->port()));
@@ -97,6 +110,7 @@ int serve(const HubConfig& config) {
 struct Args {
   std::string command = "serve";
   std::string config_path, role_override, tenant = "default";
+  bool platform = false;
 };
 
 // The "--name value" flags; sets the log's level and format at once. Returns
@@ -111,6 +125,10 @@ std::optional<int> parse_flags(const std::vector<std::string>& flags, Args& args
     if (args.command == "config" && flag == "--reference") {
       std::cout << config_reference();
       return kOk;
+    }
+    if (args.command == "admin-token" && flag == "--platform") {
+      args.platform = true;
+      continue;
     }
     if (i + 1 >= flags.size()) return usage(flag + " needs a value");
     const std::string& value = flags[++i];
@@ -162,7 +180,7 @@ int main(int argc, char** argv) {
       std::cout << print_config(config);
       return kOk;
     }
-    if (args.command == "admin-token") return print_admin_token(config, args.tenant);
+    if (args.command == "admin-token") return print_admin_token(config, args.tenant, args.platform);
     if (args.command == "serve") return serve(config);
   } catch (const std::exception& e) {
     std::cerr << "muster-hub: " << e.what() << std::endl;

@@ -22,6 +22,13 @@ struct RegionConfig {
   std::vector<std::string> shards;
 };
 
+// What one tenant may hold at once; 0: no limit.
+struct TenantQuotas {
+  long agents = 0;
+  long jobs_per_minute = 0;
+  long streams = 0;
+};
+
 struct HubConfig {
   HubRole role = HubRole::all;
 
@@ -47,6 +54,8 @@ struct HubConfig {
     int rate_per_token = 50;
     std::vector<std::string> rate_exempt = {"127.0.0.1", "::1"};
   } api_limits;
+  // Quotas of a tenant that sets none of its own; 0: no limit.
+  TenantQuotas tenant_quotas;
   // The api's ECDSA P-256 key (created if missing) and other public keys that
   // agents should also trust, e.g. the next key during a rollover.
   std::string signing_key;

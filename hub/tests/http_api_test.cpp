@@ -15,7 +15,7 @@
 
 #include "api/http_api.hpp"
 #include "api/http_io.hpp"
-#include "core/api_keys.hpp"
+#include "api_core.hpp"
 #include "muster/proto/json.hpp"
 #include "redis_server.hpp"
 #include "store/redis_api_store.hpp"
@@ -44,17 +44,11 @@ class HttpApiTest : public testing::RedisSuite {
     region.xmpp_ca_file = "/dev/null";
     region.shards = {"s0.d.example"};
     config_.regions = {region};
-    store_ = server_->fresh_store(8);
-    api_store_ = std::make_unique<RedisApiStore>(*store_);
-    auth_ = std::make_unique<Auth>(*api_store_);
-    audit_ = std::make_unique<Audit>(*api_store_);
-    keys_ = ApiKeys::load(config_);
-    agents_ = std::make_unique<Agents>(*api_store_, *auth_, config_, keys_);
-    jobs_ = std::make_unique<Jobs>(*api_store_, *agents_, config_, keys_);
-    api_ = std::make_unique<HttpApi>(ApiServices{config_, *store_, *auth_, *agents_, *jobs_, *audit_});
+    core_ = std::make_unique<testing::ApiCore>(server_->fresh_store(8), config_);
+    api_ = std::make_unique<HttpApi>(core_->services);
     api_->start();
-    admin_ = auth_->create_api_token("acme", Role::admin, 3600).token;
-    viewer_ = auth_->create_api_token("acme", Role::viewer, 3600).token;
+    admin_ = core_->auth.create_api_token("acme", Role::admin, 3600).token;
+    viewer_ = core_->auth.create_api_token("acme", Role::viewer, 3600).token;
   }
 
   void TearDown() override {
@@ -88,13 +82,7 @@ class HttpApiTest : public testing::RedisSuite {
 
   std::string key_dir_;
   HubConfig config_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<RedisApiStore> api_store_;
-  std::unique_ptr<Auth> auth_;
-  std::unique_ptr<Audit> audit_;
-  ApiKeys keys_;
-  std::unique_ptr<Agents> agents_;
-  std::unique_ptr<Jobs> jobs_;
+  std::unique_ptr<testing::ApiCore> core_;
   std::unique_ptr<HttpApi> api_;
   std::string admin_, viewer_;
 };

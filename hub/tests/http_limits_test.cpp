@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "api/http_api.hpp"
-#include "core/api_keys.hpp"
+#include "api_core.hpp"
 #include "muster/proto/uuid.hpp"
 #include "raw_client.hpp"
 #include "redis_server.hpp"
@@ -49,18 +49,12 @@ class HttpLimitsTest : public testing::RedisSuite {
     region.xmpp_ca_file = "/dev/null";
     region.shards = {"s0.d.example"};
     config_.regions = {region};
-    store_ = server_->fresh_store(16);
-    api_store_ = std::make_unique<RedisApiStore>(*store_);
-    auth_ = std::make_unique<Auth>(*api_store_);
-    audit_ = std::make_unique<Audit>(*api_store_);
-    keys_ = ApiKeys::load(config_);
-    agents_ = std::make_unique<Agents>(*api_store_, *auth_, config_, keys_);
-    jobs_ = std::make_unique<Jobs>(*api_store_, *agents_, config_, keys_);
-    admin_ = auth_->create_api_token("acme", Role::admin, 3600).token;
+    core_ = std::make_unique<testing::ApiCore>(server_->fresh_store(16), config_);
+    admin_ = core_->auth.create_api_token("acme", Role::admin, 3600).token;
   }
 
   void start() {
-    api_ = std::make_unique<HttpApi>(ApiServices{config_, *store_, *auth_, *agents_, *jobs_, *audit_});
+    api_ = std::make_unique<HttpApi>(core_->services);
     api_->start();
   }
 
@@ -83,15 +77,17 @@ class HttpLimitsTest : public testing::RedisSuite {
   // A running job of tenant acme, as the store holds it.
   std::string running_job() {
     const std::string id = proto::new_uuid();
-    store_->run({"HSET", "muster:job:{" + id + "}", "tenant", "acme", "state", "running", "created_at", "1"});
+    core_->store->run({"HSET", "muster:job:{" + id + "}", "tenant", "acme", "state", "running", "created_at", "1"});
     return id;
   }
   std::string add_event(const std::string& job, const std::string& type, const std::string& state) {
-    return store_->run({"XADD", "muster:job:{" + job + "}:events", "*", "type", type, "agent", "a1", "state", state})
+    return core_->store->run({"XADD", "muster:job:{" + job + "}:events", "*", "type", type, "agent", "a1", "state", state})
         .text;
   }
-  std::string events_request(const std::string& job, const std::string& last_id = "") {
-    return "GET /api/v1/jobs/" + job + "/events HTTP/1.1\r\nHost: x\r\n" + bearer() +
+  std::string events_request(const std::string& job, const std::string& last_id = "",
+                             const std::string& token = "") {
+    return "GET /api/v1/jobs/" + job + "/events HTTP/1.1\r\nHost: x\r\n" +
+           (token.empty() ? bearer() : "Authorization: Bearer " + token + "\r\n") +
            (last_id.empty() ? "" : "Last-Event-ID: " + last_id + "\r\n") + "\r\n";
   }
 
@@ -103,13 +99,7 @@ class HttpLimitsTest : public testing::RedisSuite {
 
   std::string key_dir_;
   HubConfig config_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<RedisApiStore> api_store_;
-  std::unique_ptr<Auth> auth_;
-  std::unique_ptr<Audit> audit_;
-  ApiKeys keys_;
-  std::unique_ptr<Agents> agents_;
-  std::unique_ptr<Jobs> jobs_;
+  std::unique_ptr<testing::ApiCore> core_;
   std::unique_ptr<HttpApi> api_;
   std::string admin_;
 };
@@ -292,6 +282,31 @@ TEST_F(HttpLimitsTest, StreamsPerTokenAreCappedAndHeartbeatsFlow) {
   EXPECT_EQ(again.status(), 200) << again.received();
 }
 
+TEST_F(HttpLimitsTest, StreamsOfATenantAreCappedByItsQuota) {
+  core_->api_store.create_tenant("acme", Record{{{"state", "active"}, {"quota_streams", "2"}}});
+  start();
+  const std::string job = running_job();
+  // Two tokens of the tenant, one stream each: the tenant's quota is full.
+  std::vector<std::unique_ptr<RawClient>> watchers;
+  for (int i = 0; i < 2; ++i) {
+    const std::string token = core_->auth.create_api_token("acme", Role::viewer, 3600).token;
+    watchers.push_back(std::make_unique<RawClient>(port()));
+    watchers.back()->send(events_request(job, "", token));
+    watchers.back()->read(2000, "\r\n\r\n");
+    EXPECT_EQ(watchers.back()->status(), 200) << watchers.back()->received();
+  }
+  auto over = request(events_request(job));
+  EXPECT_EQ(over->status(), 429) << over->received();
+  EXPECT_EQ(error_code(over->body()), "too_many_streams");
+  EXPECT_NE(over->received().find("Retry-After: 5\r\n"), std::string::npos) << over->received();
+  watchers.pop_back();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto again = std::make_unique<RawClient>(port());
+  again->send(events_request(job));
+  again->read(2000, "\r\n\r\n");
+  EXPECT_EQ(again->status(), 200) << again->received();
+}
+
 TEST_F(HttpLimitsTest, RequestsOverTheAddressRateAre429WithRetryAfter) {
   config_.api_limits.rate_per_address = 5;
   config_.api_limits.rate_per_token = 0;
@@ -335,7 +350,7 @@ TEST_F(HttpLimitsTest, RequestsOverTheTokenRateAre429WithRetryAfter) {
   EXPECT_NE(refused.find("Retry-After: 1\r\n"), std::string::npos) << refused;
   EXPECT_EQ(error_code(refused), "rate_limited");
   // Another token has its own rate.
-  const std::string other = auth_->create_api_token("acme", Role::viewer, 3600).token;
+  const std::string other = core_->auth.create_api_token("acme", Role::viewer, 3600).token;
   EXPECT_EQ(request("GET /api/v1/jobs HTTP/1.1\r\nAuthorization: Bearer " + other + "\r\n\r\n")->status(), 200);
 }
 

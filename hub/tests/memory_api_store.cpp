@@ -93,6 +93,57 @@ void MemoryApiStore::put_agent(const std::string& agent_id, const std::string&, 
   agents[agent_id] = record;
 }
 
+bool MemoryApiStore::create_tenant(const std::string& name, const Record& record) {
+  Lock lock(mutex);
+  check_up();
+  if (tenant_records.count(name) != 0) return false;
+  tenant_records[name] = record;
+  tenant_records[name].fields["name"] = name;
+  return true;
+}
+
+Record MemoryApiStore::tenant(const std::string& name) {
+  Lock lock(mutex);
+  check_up();
+  return tenant_records.count(name) != 0 ? tenant_records[name] : Record{};
+}
+
+IdRecords MemoryApiStore::tenants() {
+  Lock lock(mutex);
+  check_up();
+  return IdRecords(tenant_records.begin(), tenant_records.end());
+}
+
+void MemoryApiStore::update_tenant(const std::string& name, const Record& changes) {
+  Lock lock(mutex);
+  check_up();
+  for (const auto& [k, v] : changes.fields) tenant_records[name].fields[k] = v;
+}
+
+std::int64_t MemoryApiStore::count_tenant_job(const std::string& name, std::int64_t minute, std::int64_t limit) {
+  Lock lock(mutex);
+  check_up();
+  std::int64_t& count = tenant_job_counts[name + ":" + std::to_string(minute)];
+  if (count >= limit) return -1;
+  return ++count;
+}
+
+std::size_t MemoryApiStore::tenant_agent_count(const std::string& tenant) {
+  Lock lock(mutex);
+  return tenant_agents(tenant).size();
+}
+
+void MemoryApiStore::refuse_tenant_agents(const std::string& tenant, bool refuse) {
+  Lock lock(mutex);
+  for (const auto& [id, unused] : tenant_agents(tenant)) {
+    if (refuse) {
+      refused.insert(id);
+    } else {
+      refused.erase(id);
+    }
+  }
+}
+
 Record MemoryApiStore::agent(const std::string& agent_id) {
   Lock lock(mutex);
   check_up();
@@ -137,6 +188,7 @@ void MemoryApiStore::revoke_agent(const std::string& agent_id, const std::string
   Lock lock(mutex);
   check_up();
   revoked.insert(agent_id);
+  refused.insert(agent_id);
   agents[agent_id].fields["status"] = "revoked";
 }
 

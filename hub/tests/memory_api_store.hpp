@@ -27,6 +27,9 @@ class MemoryApiStore final : public ApiStore {
   std::map<std::string, IdRecords> audit;  // by tenant, oldest first
   std::map<std::string, Record> agents;
   std::set<std::string> revoked;
+  std::set<std::string> refused;  // revoked, or of a suspended tenant
+  std::map<std::string, Record> tenant_records;
+  std::map<std::string, std::int64_t> tenant_job_counts;  // "<tenant>:<minute>"
   std::map<std::string, NewJob> jobs;
   std::map<std::string, std::vector<std::string>> queues;  // by shard: "<job>|<agent>"
   std::map<std::string, std::map<std::string, std::string>> task_states;  // job → agent → state
@@ -39,6 +42,14 @@ class MemoryApiStore final : public ApiStore {
   void delete_token(const std::string& tenant, const std::string& hash) override;
   std::int64_t take_enroll_use(const std::string& hash) override;
   void refund_enroll_use(const std::string& hash) override;
+
+  bool create_tenant(const std::string& name, const Record& record) override;
+  Record tenant(const std::string& name) override;
+  IdRecords tenants() override;
+  void update_tenant(const std::string& name, const Record& changes) override;
+  std::int64_t count_tenant_job(const std::string& name, std::int64_t minute, std::int64_t limit) override;
+  std::size_t tenant_agent_count(const std::string& tenant) override;
+  void refuse_tenant_agents(const std::string& tenant, bool refused) override;
 
   void append_audit(const std::string& tenant, const std::vector<std::pair<std::string, std::string>>& entry) override;
   IdRecords recent_audit(const std::string& tenant, std::size_t limit) override;

@@ -7,10 +7,16 @@
 - Tasks run as the unprivileged task user (nobody) unless an admin signs
   "as_root"; an operator asking for root is refused.
 - Every write shows up in the tenant's audit trail; only admins read it.
+- A platform token creates, lists, suspends, resumes and deletes tenants; the
+  tenant's quotas (agents, jobs a minute, event streams) refuse what is over
+  them; a suspended tenant's tokens and agents are refused and its running
+  jobs cancelled; deleting it revokes its agents and tokens for good.
 """
 
+import http.client
 import pwd
 import subprocess
+import time
 import unittest
 import uuid
 
@@ -149,7 +155,7 @@ class SecurityTenantsTest(StackTestCase):
         wait_until(refused_login, 90, "agent 3's log to show its XMPP login refused", interval=0.5)
         self.assertTrue(self.stack.procs["agent3"].alive())  # it keeps trying, and keeps failing
         self.assertIn(victim, self.stack.redis_cli("--raw", "SMEMBERS",
-                                                   "muster:revoked-agents").split())
+                                                   "muster:refused-agents").split())
         # Its UUID is never given out again.
         token = self.stack.create_enroll_token(3)
         for i in range(3):
@@ -216,6 +222,122 @@ class SecurityTenantsTest(StackTestCase):
                                      token=self.tokens["operator"]["token"]), 403, "forbidden")
         self.assertApiError(self.api("GET", "/api/v1/audit", token=self.stack.enroll_token), 403,
                             "forbidden")
+
+
+    # -- tenants through the API ---------------------------------------------
+    def raw_request(self, method, path, token, body=None):
+        """(status, headers, connection) with the answer's body unread: for streams."""
+        conn = http.client.HTTPSConnection("localhost", self.stack.ports["api"], timeout=15,
+                                           context=self.stack._ssl_context())
+        conn.request(method, path, body=body, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        return resp.status, resp, conn
+
+    def beta_job(self, token, command, wait=True):
+        job = {"command": command, "targets": {"all": True}}
+        if not wait:
+            return self.stack.submit_job(job, token=token)
+        job_id = self.stack.submit_job(job, token=token)
+
+        def finished():
+            status, body = self.api("GET", f"/api/v1/jobs/{job_id}", token=token)
+            return status == 200 and body["state"] != "running" and body
+        return wait_until(finished, 60, f"job {job_id} to finish", interval=0.25)
+
+    def test_platform_manages_tenants_and_their_quotas(self):
+        stack = self.stack
+        res = subprocess.run([str(stack.hub_bin), "admin-token", "--config", str(stack.hub_config),
+                              "--tenant", "ops", "--platform"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=30, check=True)
+        platform = res.stdout.decode().split()[-1]
+        self.assertApiError(self.api("GET", "/api/v1/tenants"), 403, "forbidden")  # an admin is not enough
+        status, created = self.api("POST", "/api/v1/tenants", token=platform, body={
+            "name": "beta", "quotas": {"agents": 1, "jobs_per_minute": 50, "streams": 1}})
+        self.assertEqual(status, 201, created)
+        self.assertEqual(created["tenant"]["quotas"], {"agents": 1, "jobs_per_minute": 50, "streams": 1})
+        beta = created["admin_token"]["token"]
+        self.assertApiError(self.api("POST", "/api/v1/tenants", token=platform, body={"name": "beta"}),
+                            409, "conflict")
+        self.assertApiError(self.api("POST", "/api/v1/tenants", token=platform, body={"name": "Beta!"}),
+                            400, "invalid_field")
+        status, listed = self.api("GET", "/api/v1/tenants", token=platform)
+        self.assertEqual(status, 200, listed)
+        self.assertEqual({t["name"] for t in listed["tenants"]} >= {"ops", "beta"}, True, listed)
+
+        # Agents: one enrolls and runs jobs; the second is over the quota.
+        status, enroll = self.api("POST", "/api/v1/tokens", token=beta, body={"kind": "enroll", "uses": 3})
+        self.assertEqual(status, 201, enroll)
+        agent = stack.enroll_agent(4, enroll["token"])
+        self.assertApiError(self.api("POST", "/api/v1/enroll", token=enroll["token"],
+                                     body={"hostname": "extra", "os": "linux", "arch": "x86_64"}),
+                            403, "quota_exceeded")
+        stack.start_agent(4)
+        wait_until(lambda: self.api("GET", f"/api/v1/agents/{agent}", token=beta)[1]["status"] == "online",
+                   60, "beta's agent to be online", interval=0.25)
+        self.assertEqual(self.beta_job(beta, "echo beta")["state"], "succeeded")
+
+        # Jobs a minute: away from a minute's end, the third of a quota of 2 is refused.
+        self.assertEqual(self.api("PATCH", "/api/v1/tenants/beta", token=platform,
+                                  body={"quotas": {"jobs_per_minute": 2}})[0], 200)
+        wait_until(lambda: time.time() % 60 < 45, 20, "the start of a minute", interval=0.5)
+        running = self.beta_job(beta, "sleep 60", wait=False)
+        status, resp, conn = self.raw_request("POST", "/api/v1/jobs", beta,
+                                              '{"command": "true", "targets": {"all": true}}')
+        resp.read()
+        conn.close()
+        if status == 201:  # the job of the quota's first test counts in the same minute only
+            status, resp, conn = self.raw_request("POST", "/api/v1/jobs", beta,
+                                                  '{"command": "true", "targets": {"all": true}}')
+            resp.read()
+            conn.close()
+        self.assertEqual(status, 429)
+        self.assertTrue(1 <= int(resp.getheader("Retry-After")) <= 60, resp.getheaders())
+
+        # Streams: one open stream is the tenant's quota.
+        status, first, first_conn = self.raw_request("GET", f"/api/v1/jobs/{running}/events", beta)
+        self.assertEqual(status, 200)
+        status, resp, conn = self.raw_request("GET", f"/api/v1/jobs/{running}/events", beta)
+        self.assertEqual(status, 429)
+        self.assertEqual(resp.getheader("Retry-After"), "5")
+        self.assertIn(b"too_many_streams", resp.read())
+        conn.close()
+        first_conn.close()
+
+        # Suspended: tokens refused, agents refused, the running job cancelled.
+        status, body = self.api("PATCH", "/api/v1/tenants/beta", token=platform, body={"state": "suspended"})
+        self.assertEqual((status, body["state"]), (200, "suspended"), body)
+        self.assertApiError(self.api("GET", "/api/v1/jobs", token=beta), 403, "tenant_suspended")
+        self.assertApiError(self.api("POST", "/api/v1/enroll", token=enroll["token"],
+                                     body={"hostname": "x", "os": "linux", "arch": "x86_64"}),
+                            403, "tenant_suspended")
+        self.assertEqual(stack.redis_cli("SISMEMBER", "muster:refused-agents", agent).strip(), "1")
+        self.assertApiError(self.api("PATCH", "/api/v1/tenants/ops", token=platform,
+                                     body={"state": "suspended"}), 409, "conflict")
+
+        # Resumed: the same token and agent work again; the sleeping job was cancelled.
+        self.assertEqual(self.api("PATCH", "/api/v1/tenants/beta", token=platform,
+                                  body={"state": "active", "quotas": {"jobs_per_minute": 0}})[0], 200)
+        self.assertEqual(stack.redis_cli("SISMEMBER", "muster:refused-agents", agent).strip(), "0")
+        status, job = self.api("GET", f"/api/v1/jobs/{running}", token=beta)
+        self.assertEqual((status, job["state"]), (200, "cancelled"), job)
+        self.assertEqual(self.beta_job(beta, "echo again")["state"], "succeeded")
+
+        # Deleted: agents and tokens revoked for good, the name stays taken; all audited.
+        status, body = self.api("DELETE", "/api/v1/tenants/beta", token=platform)
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["agents_revoked"], body["state"]), (1, "deleted"), body)
+        self.assertApiError(self.api("GET", "/api/v1/jobs", token=beta), 401, "unauthorized")
+        self.assertEqual(stack.redis_cli("--raw", "HGET", f"muster:agent:{{{agent}}}", "status").strip(),
+                         "revoked")
+        self.assertApiError(self.api("POST", "/api/v1/tenants", token=platform, body={"name": "beta"}),
+                            409, "conflict")
+        status, body = self.api("GET", "/api/v1/tenants/beta", token=platform)
+        self.assertEqual((status, body["state"], body["agents"]), (200, "deleted", 0), body)
+        entries = self.audit(platform)
+        for method, path, code in (("POST", "/api/v1/tenants", 201), ("PATCH", "/api/v1/tenants/beta", 200),
+                                   ("DELETE", "/api/v1/tenants/beta", 200)):
+            self.assertAudited(method, path, code, entries=entries)
+        stack.stop_agent(4)
 
 
 if __name__ == "__main__":

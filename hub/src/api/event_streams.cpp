@@ -46,19 +46,25 @@ void EventStreams::stop() {
   }
 }
 
-bool EventStreams::reserve(const std::string& token_id) {
+StreamReservation EventStreams::reserve(const StreamHolder& holder, long tenant_cap) {
   std::lock_guard<std::mutex> lock(tokens_mutex_);
-  int& open = open_per_token_[token_id];
-  if (open >= max_per_token_) return false;
-  ++open;
-  return true;
+  const auto token = open_per_token_.find(holder.token_id);
+  if (token != open_per_token_.end() && token->second >= max_per_token_) return StreamReservation::token_full;
+  const auto tenant = open_per_tenant_.find(holder.tenant);
+  if (tenant_cap > 0 && tenant != open_per_tenant_.end() && tenant->second >= tenant_cap) {
+    return StreamReservation::tenant_full;
+  }
+  ++open_per_token_[holder.token_id];
+  ++open_per_tenant_[holder.tenant];
+  return StreamReservation::granted;
 }
 
-void EventStreams::release(const std::string& token_id) {
+void EventStreams::release(const StreamHolder& holder) {
   std::lock_guard<std::mutex> lock(tokens_mutex_);
-  const auto it = open_per_token_.find(token_id);
-  if (it == open_per_token_.end()) return;
-  if (--it->second <= 0) open_per_token_.erase(it);
+  const auto token = open_per_token_.find(holder.token_id);
+  if (token != open_per_token_.end() && --token->second <= 0) open_per_token_.erase(token);
+  const auto tenant = open_per_tenant_.find(holder.tenant);
+  if (tenant != open_per_tenant_.end() && --tenant->second <= 0) open_per_tenant_.erase(tenant);
 }
 
 std::size_t EventStreams::open_count() const {
@@ -74,7 +80,7 @@ void EventStreams::open(std::uint64_t connection, const StreamWish& wish) {
   Pump& pump = pump_of(wish.job_id);
   {
     std::lock_guard<std::mutex> lock(tokens_mutex_);
-    connections_[connection] = {wish.token_id, &pump};
+    connections_[connection] = {wish.holder, &pump};
   }
   std::lock_guard<std::mutex> lock(pump.mutex);
   pump.joining.push_back({wish.job_id, Watcher{connection, parse_stream_id(wish.after_id).value_or(StreamId{})}});
@@ -83,16 +89,16 @@ void EventStreams::open(std::uint64_t connection, const StreamWish& wish) {
 
 void EventStreams::closed(std::uint64_t connection) {
   Pump* pump = nullptr;
-  std::string token;
+  StreamHolder holder;
   {
     std::lock_guard<std::mutex> lock(tokens_mutex_);
     const auto it = connections_.find(connection);
     if (it == connections_.end()) return;
-    token = it->second.first;
+    holder = it->second.first;
     pump = it->second.second;
     connections_.erase(it);
   }
-  release(token);
+  release(holder);
   std::lock_guard<std::mutex> lock(pump->mutex);
   pump->leaving.push_back(connection);
 }

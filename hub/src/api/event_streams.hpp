@@ -47,6 +47,8 @@ class StreamRegistry {
   virtual void closed(std::uint64_t connection) = 0;
 };
 
+enum class StreamReservation { granted, token_full, tenant_full };
+
 class EventStreams final : public StreamRegistry {
  public:
   EventStreams(Store& store, int max_per_token, int heartbeat_s, std::size_t pumps = 2);
@@ -55,12 +57,13 @@ class EventStreams final : public StreamRegistry {
   void stop();
 
   bool accepts_position(const std::string& job_id, const StreamId& id) { return feed_.accepts_position(job_id, id); }
-  // Holds a place among the token's open streams; false when it has none left.
-  bool reserve(const std::string& token_id);
-  void release(const std::string& token_id);
+  // Holds a place among the token's and the tenant's open streams
+  // (`tenant_cap` 0: no cap) unless either has none left.
+  StreamReservation reserve(const StreamHolder& holder, long tenant_cap);
+  void release(const StreamHolder& holder);
 
   void open(std::uint64_t connection, const StreamWish& wish) override;
-  void abandon(const StreamWish& wish) override { release(wish.token_id); }
+  void abandon(const StreamWish& wish) override { release(wish.holder); }
   void closed(std::uint64_t connection) override;
   std::size_t open_count() const;
 
@@ -101,7 +104,8 @@ class EventStreams final : public StreamRegistry {
   std::atomic<bool> stopping_{false};
   mutable std::mutex tokens_mutex_;
   std::unordered_map<std::string, int> open_per_token_;
-  std::unordered_map<std::uint64_t, std::pair<std::string, Pump*>> connections_;  // → token, pump
+  std::unordered_map<std::string, long> open_per_tenant_;
+  std::unordered_map<std::uint64_t, std::pair<StreamHolder, Pump*>> connections_;
 };
 
 }  // namespace muster::hub

@@ -11,9 +11,11 @@
 
 #include "api/event_streams.hpp"
 
+#include "core/auth.hpp"
+
 namespace muster::hub {
 
-void open_job_events(EventStreams& streams, const std::string& token_id, const std::string& job_id,
+void open_job_events(EventStreams& streams, const Principal& principal, const std::string& job_id,
                      Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
 
 }  // namespace muster::hub

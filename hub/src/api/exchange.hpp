@@ -17,9 +17,15 @@
 namespace muster::hub {
 
 // A handler's wish to keep the connection open as a job's event stream.
+// Who holds an event stream: counted against both the token's and the tenant's caps.
+struct StreamHolder {
+  std::string token_id;
+  std::string tenant;
+};
+
 struct StreamWish {
   std::string job_id;
-  std::string token_id;
+  StreamHolder holder;
   std::string after_id;  // the last event the client has (a stream id)
 };
 

@@ -17,6 +17,7 @@ using Poco::Net::HTTPServerResponse;
 
 Role needed_role(Access access) {
   switch (access) {
+    case Access::platform: return Role::platform;
     case Access::admin: return Role::admin;
     case Access::operator_: return Role::operator_;
     default: return Role::viewer;
@@ -41,9 +42,9 @@ void handle(ApiServices& s, EventStreams& streams, RateLimiter* token_rate, HTTP
       // Api tokens only: an enrollment token is shared by a fleet enrolling at once, and bounded by its uses.
       const bool counted = token_rate != nullptr && call.principal->kind == TokenKind::api;
       if (const int wait = counted ? token_rate->wait_seconds(call.principal->token_id) : 0) {
-        response.set("Retry-After", std::to_string(wait));
-        throw ApiError(429, "rate_limited", "over " + std::to_string(s.config.api_limits.rate_per_token) +
-                                                " requests a second with this token");
+        throw ApiError(429, "rate_limited",
+                       "over " + std::to_string(s.config.api_limits.rate_per_token) + " requests a second with this token",
+                       wait);
       }
       if (route.access != Access::any_token) require_role(*call.principal, needed_role(route.access));
     }
@@ -51,6 +52,7 @@ void handle(ApiServices& s, EventStreams& streams, RateLimiter* token_rate, HTTP
     status = response.getStatus();
   } catch (const ApiError& e) {
     status = e.status;
+    if (e.retry_after_s > 0 && !response.sent()) response.set("Retry-After", std::to_string(e.retry_after_s));
     fail(response, e.status, e.code, e.what());
   } catch (const StoreError& e) {
     status = 503;

@@ -74,6 +74,16 @@ void list_audit(Call& c) {
   send_json(c.response, 200, c.services.audit.list_json(who(c), Query(c.request.getURI()).page().limit));
 }
 
+void list_tenants(Call& c) { send_json(c.response, 200, c.services.tenants.list_json(who(c))); }
+void create_tenant(Call& c) {
+  send_json(c.response, 201, c.services.tenants.create(who(c), read_body(c.request, c.response)));
+}
+void get_tenant(Call& c) { send_json(c.response, 200, c.services.tenants.get_json(who(c), c.params[0])); }
+void update_tenant(Call& c) {
+  send_json(c.response, 200, c.services.tenants.update(who(c), c.params[0], read_body(c.request, c.response)));
+}
+void delete_tenant(Call& c) { send_json(c.response, 200, c.services.tenants.remove(who(c), c.params[0])); }
+
 void list_agents(Call& c) { send_json(c.response, 200, c.services.agents.list_json(who(c))); }
 void get_agent(Call& c) { send_json(c.response, 200, c.services.agents.get_json(who(c), c.params[0])); }
 void revoke_agent(Call& c) { send_json(c.response, 200, c.services.agents.revoke(who(c), c.params[0])); }
@@ -100,7 +110,7 @@ void job_tasks(Call& c) {
 }
 void job_events(Call& c) {
   c.services.jobs.get_json(who(c), c.params[0]);  // 404 unless the caller may see this job
-  open_job_events(*c.streams, who(c).token_id, c.params[0], c.request, c.response);
+  open_job_events(*c.streams, who(c), c.params[0], c.request, c.response);
 }
 void cancel_job(Call& c) { send_json(c.response, 200, c.services.jobs.cancel(who(c), c.params[0])); }
 
@@ -114,6 +124,11 @@ const std::vector<Route>& api_routes() {
       {"POST", "/api/v1/tokens", Access::admin, create_token},
       {"DELETE", "/api/v1/tokens/:id", Access::admin, revoke_token},
       {"GET", "/api/v1/audit", Access::admin, list_audit},
+      {"GET", "/api/v1/tenants", Access::platform, list_tenants},
+      {"POST", "/api/v1/tenants", Access::platform, create_tenant},
+      {"GET", "/api/v1/tenants/:name", Access::platform, get_tenant},
+      {"PATCH", "/api/v1/tenants/:name", Access::platform, update_tenant},
+      {"DELETE", "/api/v1/tenants/:name", Access::platform, delete_tenant},
       {"GET", "/api/v1/agents", Access::viewer, list_agents},
       {"GET", "/api/v1/agents/:id", Access::viewer, get_agent},
       {"DELETE", "/api/v1/agents/:id", Access::admin, revoke_agent},

@@ -16,6 +16,7 @@
 #include "core/audit.hpp"
 #include "core/auth.hpp"
 #include "core/jobs.hpp"
+#include "core/tenants.hpp"
 #include "store/store.hpp"
 
 namespace muster::hub {
@@ -27,11 +28,13 @@ struct ApiServices {
   Agents& agents;
   Jobs& jobs;
   Audit& audit;
+  Tenants& tenants;
 };
 
 // Who may call a route: nobody needs a token, any valid token (the handler
-// decides: enrollment), or an api token with at least the role.
-enum class Access { open, any_token, viewer, operator_, admin };
+// decides: enrollment), or an api token with at least the role (platform:
+// the tenants themselves).
+enum class Access { open, any_token, viewer, operator_, admin, platform };
 
 struct Call {
   ApiServices& services;

@@ -93,6 +93,11 @@ proto::Enrollment Agents::enroll(const Principal& principal, const std::string& 
   const RegionConfig* region = principal.region.empty() ? &config_.regions.front() : config_.region(principal.region);
   if (region == nullptr) throw ApiError(400, "invalid_field", "the token's region " + principal.region + " is not configured");
 
+  const long max_agents = principal.quotas.agents;
+  if (max_agents > 0 && store_.tenant_agent_count(principal.tenant) >= static_cast<std::size_t>(max_agents)) {
+    throw ApiError(403, "quota_exceeded",
+                   "tenant " + principal.tenant + " has the " + std::to_string(max_agents) + " agents its quota allows");
+  }
   // Only a request that validated takes a use, and an enrollment that fails
   // after that (no master answered, the store went away) gives it back.
   auth_.consume_enroll_use(principal);

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/errors.hpp"
+#include "core/tenants.hpp"
 #include "muster/proto/uuid.hpp"
 
 namespace muster::hub {
@@ -36,6 +37,7 @@ const char* to_string(Role role) {
     case Role::viewer: return "viewer";
     case Role::operator_: return "operator";
     case Role::admin: return "admin";
+    case Role::platform: return "platform";
   }
   return "viewer";
 }
@@ -47,6 +49,8 @@ bool parse_role(const std::string& text, Role& out) {
     out = Role::operator_;
   } else if (text == "admin") {
     out = Role::admin;
+  } else if (text == "platform") {
+    out = Role::platform;
   } else {
     return false;
   }
@@ -103,6 +107,14 @@ Principal Auth::authenticate(const std::string& header) {
   p.tenant = fields.field("tenant").value_or("");
   p.region = fields.field("region").value_or("");
   p.labels = labels_of(fields);
+  // Tenants made before tenant records existed have none: active, default quotas.
+  const Record tenant = store_.tenant(p.tenant);
+  const std::string state = tenant.field("state").value_or(kTenantActive);
+  if (state == kTenantDeleted) throw unauthorized("unknown or expired token");
+  if (state != kTenantActive) {
+    throw ApiError(403, "tenant_suspended", "tenant " + p.tenant + " is suspended; its tokens and agents are refused");
+  }
+  p.quotas = tenant_quotas(tenant, default_quotas_);
   return p;
 }
 
@@ -177,7 +189,9 @@ std::string Auth::create_from_request(const Principal& p, const std::string& bod
   if (role_field) role_text = *role_field;
   Role role{};
   if (r.ok() && kind != "api" && kind != "enroll") r.fail(proto::ErrorCode::invalid_field, "kind must be api or enroll");
-  if (r.ok() && !parse_role(role_text, role)) r.fail(proto::ErrorCode::invalid_field, "role must be admin, operator or viewer");
+  if (r.ok() && !parse_role(role_text, role)) {
+    r.fail(proto::ErrorCode::invalid_field, "role must be platform, admin, operator or viewer");
+  }
   if (r.ok() && kind == "api" && (r.has("uses") || r.has("labels") || region)) {
     r.fail(proto::ErrorCode::invalid_field, "uses, labels and region belong to enrollment tokens");
   }
@@ -186,6 +200,7 @@ std::string Auth::create_from_request(const Principal& p, const std::string& bod
   }
   if (r.ok() && kind == "enroll" && role_field) r.fail(proto::ErrorCode::invalid_field, "role belongs to api tokens");
   if (!r.ok()) throw ApiError(400, proto::to_string(r.error()->code), r.error()->message);
+  if (role > p.role) throw ApiError(403, "forbidden", std::string("a token cannot make a ") + to_string(role) + " token");
 
   const NewToken t = kind == "api" ? create_api_token(p.tenant, role, ttl_s)
                                    : create_enroll_token(p.tenant, labels, uses, ttl_s, region.value_or(""));

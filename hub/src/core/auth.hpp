@@ -12,7 +12,9 @@
 namespace muster::hub {
 
 enum class TokenKind { api, enroll };
-enum class Role { viewer = 0, operator_ = 1, admin = 2 };
+// Each role may do what the ones below it may. Platform tokens also manage
+// the tenants themselves.
+enum class Role { viewer = 0, operator_ = 1, admin = 2, platform = 3 };
 
 struct Principal {
   std::string token_id;    // first 16 hex characters of the hash: safe to show
@@ -22,6 +24,7 @@ struct Principal {
   std::string tenant;
   proto::StringMap labels;  // enrollment tokens: labels given to agents
   std::string region;       // enrollment tokens: region of the agents (empty: the first)
+  TenantQuotas quotas;      // the tenant's, as they were when the token was checked
 };
 
 struct NewToken {
@@ -32,12 +35,13 @@ struct NewToken {
 
 class Auth {
  public:
-  explicit Auth(ApiStore& store) : store_(store) {}
+  explicit Auth(ApiStore& store, TenantQuotas default_quotas = {}) : store_(store), default_quotas_(default_quotas) {}
 
   NewToken create_api_token(const std::string& tenant, Role role, std::int64_t ttl_s);
   NewToken create_enroll_token(const std::string& tenant, const proto::StringMap& labels, std::int64_t uses,
                                std::int64_t ttl_s, const std::string& region);
-  // From an "Authorization: Bearer ..." header value; throws ApiError 401.
+  // From an "Authorization: Bearer ..." header value; throws ApiError 401,
+  // or 403 when the token's tenant is suspended.
   Principal authenticate(const std::string& authorization_header);
   // Spends one use of an enrollment token, atomically and only when one is
   // left; throws ApiError 401 (and changes nothing) when none is left.
@@ -57,6 +61,7 @@ class Auth {
   NewToken store_token(const std::string& tenant, TokenKind kind, Role role, const proto::StringMap& labels,
                        std::int64_t uses, std::int64_t ttl_s, const std::string& region);
   ApiStore& store_;
+  TenantQuotas default_quotas_;
 };
 
 // Throws ApiError 403 unless the principal is an api token with at least

@@ -143,9 +143,21 @@ SubmittedJob Jobs::submit(const Principal& principal, const std::string& body, b
   SubmittedJob result;
   for (const auto& [id, shard] : chosen) result.agents.push_back(id);
   if (dry_run) return result;
+  count_against_quota(principal);
   result.id = proto::new_uuid();
   write_job(principal, req, result.id, chosen);
   return result;
+}
+
+void Jobs::count_against_quota(const Principal& principal) {
+  const long limit = principal.quotas.jobs_per_minute;
+  if (limit <= 0) return;
+  const std::int64_t now = unix_seconds();
+  if (store_.count_tenant_job(principal.tenant, now / 60, limit) < 0) {
+    throw ApiError(429, "quota_exceeded",
+                   "tenant " + principal.tenant + " may submit " + std::to_string(limit) + " jobs a minute",
+                   static_cast<int>(60 - now % 60));
+  }
 }
 
 void Jobs::write_job(const Principal& principal, const JobRequest& req, const std::string& job_id,

@@ -35,6 +35,8 @@ class Jobs {
   std::string cancel(const Principal& principal, const std::string& job_id);
 
  private:
+  // Throws ApiError 429 when the tenant has submitted its jobs of this minute.
+  void count_against_quota(const Principal& principal);
   Record load_job(const Principal& principal, const std::string& job_id);
   // The caller's agents the request targets (agent id → shard); 400 for an
   // unknown listed agent.

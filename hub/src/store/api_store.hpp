@@ -48,6 +48,21 @@ class ApiStore {
   virtual std::int64_t take_enroll_use(const std::string& hash) = 0;
   virtual void refund_enroll_use(const std::string& hash) = 0;
 
+  // Tenants. create_tenant writes the record only if the name was never
+  // used (false: it exists, or existed and was deleted).
+  virtual bool create_tenant(const std::string& name, const Record& record) = 0;
+  // Empty when the name was never used.
+  virtual Record tenant(const std::string& name) = 0;
+  virtual IdRecords tenants() = 0;
+  virtual void update_tenant(const std::string& name, const Record& changes) = 0;
+  // Counts one job of the tenant in `minute` unless `limit` are counted
+  // already: the count after it, or -1 (over the limit; nothing counted).
+  virtual std::int64_t count_tenant_job(const std::string& name, std::int64_t minute, std::int64_t limit) = 0;
+  virtual std::size_t tenant_agent_count(const std::string& tenant) = 0;
+  // Refuses (or accepts again) every agent of the tenant: the masters ignore
+  // what refused agents send. Revoked agents stay refused.
+  virtual void refuse_tenant_agents(const std::string& tenant, bool refused) = 0;
+
   // The audit trail: newest first, each entry with its id.
   virtual void append_audit(const std::string& tenant, const std::vector<std::pair<std::string, std::string>>& entry) = 0;
   virtual IdRecords recent_audit(const std::string& tenant, std::size_t limit) = 0;

@@ -7,12 +7,21 @@
 namespace muster::hub::keys {
 
 inline std::string token(const std::string& token_hash) { return "muster:token:" + token_hash; }
+// A tenant's state and quotas; a deleted tenant keeps its record (state
+// "deleted") so that its name, under which its jobs and audit stay, is never reused.
+inline std::string tenant(const std::string& name) { return "muster:tenant:{" + name + "}"; }
+inline const char* kTenants = "muster:tenants";
+// Jobs a tenant submitted in one minute (unix time / 60), for its quota.
+inline std::string tenant_job_count(const std::string& name, long long minute) {
+  return "muster:tenant:{" + name + "}:jobs:" + std::to_string(minute);
+}
 inline std::string tenant_tokens(const std::string& tenant) { return "muster:tokens:{" + tenant + "}"; }
 // Every API write of a tenant: who, what, when, from where, with what outcome.
 inline std::string audit(const std::string& tenant) { return "muster:audit:{" + tenant + "}"; }
 inline std::string agent(const std::string& agent_id) { return "muster:agent:{" + agent_id + "}"; }
-// Ids of deleted agents: the hub refuses anything from them, and ids are never reused.
-inline const char* kRevokedAgents = "muster:revoked-agents";
+// Agents whose stanzas the masters refuse: revoked ones for good, the agents
+// of a suspended tenant until it resumes.
+inline const char* kRefusedAgents = "muster:refused-agents";
 inline std::string tenant_agents(const std::string& tenant) { return "muster:agents:{" + tenant + "}"; }
 // The tenant's agents that carry label key=value (keys never contain '='), so
 // a job by label reads only the agents it targets, not the whole fleet.

@@ -1,5 +1,6 @@
 #include "store/redis_api_store.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "core/auth.hpp"
@@ -107,6 +108,50 @@ void RedisApiStore::refund_enroll_use(const std::string& hash) {
   store_.eval(lua::enroll_use_refund, {keys::token(hash)}, {});
 }
 
+bool RedisApiStore::create_tenant(const std::string& name, const Record& record) {
+  // The name field is written first and only once: whoever sets it owns the name.
+  const std::string key = keys::tenant(name);
+  if (store_.run({"HSETNX", key, "name", name}).integer != 1) return false;
+  throw_on_error(store_.pipeline({hset(key, record), {"SADD", keys::kTenants, name}}), "writing tenant " + name);
+  return true;
+}
+
+Record RedisApiStore::tenant(const std::string& name) { return to_record(store_.run({"HGETALL", keys::tenant(name)})); }
+
+IdRecords RedisApiStore::tenants() {
+  auto names = texts(store_.run({"SMEMBERS", keys::kTenants}));
+  std::sort(names.begin(), names.end());
+  return read_records(store_, names, keys::tenant);
+}
+
+void RedisApiStore::update_tenant(const std::string& name, const Record& changes) {
+  throw_on_error({store_.run(hset(keys::tenant(name), changes))}, "updating tenant " + name);
+}
+
+std::int64_t RedisApiStore::count_tenant_job(const std::string& name, std::int64_t minute, std::int64_t limit) {
+  const std::string key = keys::tenant_job_count(name, minute);
+  const auto replies = store_.pipeline({{"INCR", key}, {"EXPIRE", key, "120"}});
+  throw_on_error(replies, "counting a job of tenant " + name);
+  if (replies[0].integer <= limit) return replies[0].integer;
+  store_.run({"DECR", key});
+  return -1;
+}
+
+std::size_t RedisApiStore::tenant_agent_count(const std::string& tenant) {
+  return static_cast<std::size_t>(store_.run({"SCARD", keys::tenant_agents(tenant)}).integer);
+}
+
+void RedisApiStore::refuse_tenant_agents(const std::string& tenant, bool refused) {
+  // A revoked agent left the tenant's set, so it stays refused either way.
+  const auto ids = texts(store_.run({"SMEMBERS", keys::tenant_agents(tenant)}));
+  for (std::size_t start = 0; start < ids.size(); start += 1000) {
+    Command change{refused ? "SADD" : "SREM", keys::kRefusedAgents};
+    const std::size_t end = std::min(ids.size(), start + 1000);
+    change.insert(change.end(), ids.begin() + static_cast<std::ptrdiff_t>(start), ids.begin() + static_cast<std::ptrdiff_t>(end));
+    store_.run(change);
+  }
+}
+
 void RedisApiStore::append_audit(const std::string& tenant,
                                  const std::vector<std::pair<std::string, std::string>>& entry) {
   Command add{"XADD", keys::audit(tenant), "MAXLEN", "~", kAuditLength, "*"};
@@ -195,7 +240,7 @@ void RedisApiStore::ensure_label_index() {
 void RedisApiStore::revoke_agent(const std::string& agent_id, const std::string& tenant,
                                  const proto::StringMap& labels) {
   std::vector<Command> writes{
-      {"SADD", keys::kRevokedAgents, agent_id},
+      {"SADD", keys::kRefusedAgents, agent_id},
       {"HSET", keys::agent(agent_id), "status", "revoked", "revoked_at", std::to_string(unix_seconds())},
       {"SREM", keys::tenant_agents(tenant), agent_id}};
   for (const auto& [k, v] : labels) writes.push_back({"SREM", keys::label_agents(tenant, k, v), agent_id});

@@ -19,6 +19,14 @@ class RedisApiStore final : public ApiStore {
   std::int64_t take_enroll_use(const std::string& hash) override;
   void refund_enroll_use(const std::string& hash) override;
 
+  bool create_tenant(const std::string& name, const Record& record) override;
+  Record tenant(const std::string& name) override;
+  IdRecords tenants() override;
+  void update_tenant(const std::string& name, const Record& changes) override;
+  std::int64_t count_tenant_job(const std::string& name, std::int64_t minute, std::int64_t limit) override;
+  std::size_t tenant_agent_count(const std::string& tenant) override;
+  void refuse_tenant_agents(const std::string& tenant, bool refused) override;
+
   void append_audit(const std::string& tenant, const std::vector<std::pair<std::string, std::string>>& entry) override;
   IdRecords recent_audit(const std::string& tenant, std::size_t limit) override;
 

@@ -150,7 +150,7 @@ std::vector<bool> RedisShardStore::agents_online(const std::vector<std::string>&
 }
 
 bool RedisShardStore::is_revoked(const std::string& agent_id) {
-  return store_.run({"SISMEMBER", keys::kRevokedAgents, agent_id}).integer == 1;
+  return store_.run({"SISMEMBER", keys::kRefusedAgents, agent_id}).integer == 1;
 }
 
 std::string RedisShardStore::agent_shard(const std::string& agent_id) {
@@ -258,7 +258,7 @@ std::map<std::string, double> RedisShardStore::job_timeouts(const std::set<std::
 ReportChecks RedisShardStore::check_reports(const std::vector<std::string>& agent_ids,
                                             const std::vector<TaskKey>& results) {
   std::vector<Command> checks;
-  for (const auto& a : agent_ids) checks.push_back({"SISMEMBER", keys::kRevokedAgents, a});
+  for (const auto& a : agent_ids) checks.push_back({"SISMEMBER", keys::kRefusedAgents, a});
   for (const auto& t : results) checks.push_back({"HGET", keys::task(t.job_id, t.agent_id), "task_id"});
   const auto replies = store_.pipeline(checks);
   throw_on_error(replies);
