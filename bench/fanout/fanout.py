@@ -207,10 +207,11 @@ def start_swarm(args, swarm, agents_dir, total):
 
 
 def online_count(stack):
-    status, body = stack.api("GET", "/api/v1/agents", timeout=120)
-    if status != 200:
+    try:
+        agents = stack.agents(timeout=120)
+    except ms.StackError:
         return 0
-    return sum(1 for a in body["agents"] if a.get("status") == "online")
+    return sum(1 for a in agents.values() if a.get("status") == "online")
 
 
 def wait_online(stack, total, swarms, timeout):

@@ -3,6 +3,7 @@
 // refused request writes nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -171,6 +172,29 @@ TEST_F(CoreTest, ARevokedAgentIsNoLongerListedOrTargeted) {
   EXPECT_EQ(jobs_->submit(admin, R"({"command": "x", "targets": {"all": true}})", true).agents,
             std::vector<std::string>{b});
   EXPECT_EQ(refusal([&] { agents_->revoke(principal("other", Role::admin), b); }).status, 404);
+}
+
+TEST_F(CoreTest, AgentsAreListedInIdOrderPageByPage) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(enroll("acme", {}));
+  enroll("other", {});
+  std::sort(ids.begin(), ids.end());
+  const Principal viewer = principal("acme", Role::viewer);
+  std::vector<std::string> seen;
+  Page page{2, ""};
+  for (int pages = 0; pages < 10; ++pages) {
+    auto root = proto::parse_object(agents_->list_json(viewer, page));
+    EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(root->get(), "total")->valueint, 5);
+    const cJSON* agent = nullptr;
+    cJSON_ArrayForEach(agent, cJSON_GetObjectItemCaseSensitive(root->get(), "agents")) {
+      seen.push_back(cJSON_GetObjectItemCaseSensitive(agent, "id")->valuestring);
+    }
+    const cJSON* next = cJSON_GetObjectItemCaseSensitive(root->get(), "next_cursor");
+    if (cJSON_IsNull(next)) break;
+    page.cursor = next->valuestring;
+  }
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(refusal([&] { agents_->list_json(viewer, Page{2, "12.5"}); }).status, 400);
 }
 
 TEST_F(CoreTest, CancelEndsPendingTasksOnceAndOnlyForTheTenant) {

@@ -160,6 +160,22 @@ IdRecords MemoryApiStore::tenant_agents(const std::string& tenant) {
   return out;
 }
 
+ApiStore::AgentPage MemoryApiStore::tenant_agent_page(const std::string& tenant, const std::string& after,
+                                                     std::size_t limit) {
+  Lock lock(mutex);
+  AgentPage page;
+  for (const auto& [id, r] : tenant_agents(tenant)) {  // in id order: a std::map's
+    ++page.total;
+    if (id <= after) continue;
+    if (page.agents.size() == limit) {
+      page.more = true;
+    } else {
+      page.agents.emplace_back(id, r);
+    }
+  }
+  return page;
+}
+
 IdRecords MemoryApiStore::tenant_agents_among(const std::string& tenant, const std::vector<std::string>& ids) {
   Lock lock(mutex);
   IdRecords out;

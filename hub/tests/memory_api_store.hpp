@@ -59,6 +59,7 @@ class MemoryApiStore final : public ApiStore {
                  const proto::StringMap& labels) override;
   Record agent(const std::string& agent_id) override;
   IdRecords tenant_agents(const std::string& tenant) override;
+  AgentPage tenant_agent_page(const std::string& tenant, const std::string& after, std::size_t limit) override;
   IdRecords tenant_agents_among(const std::string& tenant, const std::vector<std::string>& ids) override;
   std::vector<std::string> agents_with_labels(const std::string& tenant, const proto::StringMap& labels) override;
   void ensure_label_index() override {}

@@ -142,6 +142,14 @@ class JobsTest(StackTestCase):
         status, body = self.stack.api("GET", "/api/v1/agents")
         self.assertEqual(status, 200, body)
         self.assertEqual({a["id"] for a in body["agents"]}, self.all_uuids())
+        self.assertEqual((body["total"], body["next_cursor"]), (len(self.all_uuids()), None), body)
+        # Pages in id order, each naming the next.
+        first = self.stack.api("GET", "/api/v1/agents?limit=2")[1]
+        self.assertEqual([a["id"] for a in first["agents"]], sorted(self.all_uuids())[:2], first)
+        self.assertEqual(first["next_cursor"], first["agents"][-1]["id"])
+        rest = self.stack.api("GET", f"/api/v1/agents?limit=2&cursor={first['next_cursor']}")[1]
+        self.assertEqual([a["id"] for a in rest["agents"]], sorted(self.all_uuids())[2:], rest)
+        self.assertApiError(self.stack.api("GET", "/api/v1/agents?cursor=12.5"), 400, "invalid_field")
         for i, agent_id in self.stack.agent_uuids.items():
             status, agent = self.stack.api("GET", f"/api/v1/agents/{agent_id}")
             self.assertEqual(status, 200, agent)

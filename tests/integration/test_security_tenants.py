@@ -71,7 +71,7 @@ class SecurityTenantsTest(StackTestCase):
         admin_id = self.tokens["operator"]["id"]
 
         status, body = self.api("GET", "/api/v1/agents", token=other)
-        self.assertEqual((status, body), (200, {"agents": []}))
+        self.assertEqual((status, body), (200, {"agents": [], "total": 0, "next_cursor": None}))
         status, body = self.api("GET", "/api/v1/jobs", token=other)
         self.assertEqual(status, 200, body)
         self.assertEqual(body["jobs"], [])

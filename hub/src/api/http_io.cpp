@@ -76,8 +76,8 @@ Page Query::page() const {
     page.limit = value;
   }
   if (const auto cursor = get("cursor")) {
-    double value = 0;
-    if (cursor->empty() || cursor->size() > 32 || !Poco::NumberParser::tryParseFloat(*cursor, value) || value < 0) {
+    // Each list checks what its cursors mean; none is long or needs other characters.
+    if (cursor->empty() || cursor->size() > 64 || cursor->find_first_not_of("0123456789abcdef.-") != std::string::npos) {
       throw ApiError(400, "invalid_field", "cursor must be the next_cursor of a previous page");
     }
     page.cursor = *cursor;

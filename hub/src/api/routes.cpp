@@ -84,7 +84,9 @@ void update_tenant(Call& c) {
 }
 void delete_tenant(Call& c) { send_json(c.response, 200, c.services.tenants.remove(who(c), c.params[0])); }
 
-void list_agents(Call& c) { send_json(c.response, 200, c.services.agents.list_json(who(c))); }
+void list_agents(Call& c) {
+  send_json(c.response, 200, c.services.agents.list_json(who(c), Query(c.request.getURI()).page()));
+}
 void get_agent(Call& c) { send_json(c.response, 200, c.services.agents.get_json(who(c), c.params[0])); }
 void revoke_agent(Call& c) { send_json(c.response, 200, c.services.agents.revoke(who(c), c.params[0])); }
 

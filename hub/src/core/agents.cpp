@@ -199,12 +199,22 @@ std::string Agents::revoke(const Principal& principal, const std::string& agent_
   return proto::dump(agent_json(agent_id, store_.agent(agent_id)).get());
 }
 
-std::string Agents::list_json(const Principal& principal) {
-  proto::JsonPtr list(cJSON_CreateArray());
-  for (const auto& [id, fields] : load_all(principal.tenant)) {
-    cJSON_AddItemToArray(list.get(), agent_json(id, fields).release());
+std::string Agents::list_json(const Principal& principal, const Page& page) {
+  // The cursor is the id of the last agent of the page before.
+  if (!page.cursor.empty() && !proto::is_uuid(page.cursor)) {
+    throw ApiError(400, "invalid_field", "cursor must be the next_cursor of a previous page");
   }
-  return proto::JsonBuilder().add_node("agents", std::move(list)).dump();
+  const auto found = store_.tenant_agent_page(principal.tenant, page.cursor, page.limit);
+  proto::JsonPtr list(cJSON_CreateArray());
+  for (const auto& [id, fields] : found.agents) cJSON_AddItemToArray(list.get(), agent_json(id, fields).release());
+  proto::JsonBuilder b;
+  b.add_node("agents", std::move(list)).add("total", static_cast<std::int64_t>(found.total));
+  if (found.more) {
+    b.add("next_cursor", found.agents.back().first);
+  } else {
+    b.add_null("next_cursor");
+  }
+  return b.dump();
 }
 
 }  // namespace muster::hub

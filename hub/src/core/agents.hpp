@@ -8,6 +8,7 @@
 #include "config.hpp"
 #include "core/api_keys.hpp"
 #include "core/auth.hpp"
+#include "core/page.hpp"
 #include "muster/proto/messages.hpp"
 #include "store/api_store.hpp"
 
@@ -22,7 +23,8 @@ class Agents {
   proto::Enrollment enroll(const Principal& principal, const std::string& body);
   // JSON of one agent of the caller's tenant; ApiError 404 otherwise.
   std::string get_json(const Principal& principal, const std::string& agent_id);
-  std::string list_json(const Principal& principal);
+  // A page in id order: {"agents", "total", "next_cursor"}.
+  std::string list_json(const Principal& principal, const Page& page);
   // Deletes the agent's XMPP account and ends its session (through its
   // master), and makes the hub refuse it from now on.
   std::string revoke(const Principal& principal, const std::string& agent_id);

@@ -237,6 +237,11 @@ std::string Jobs::get_json(const Principal& principal, const std::string& job_id
 std::string Jobs::list_json(const Principal& principal, const Page& page) {
   require_role(principal, Role::viewer);
   // Newest first; the cursor is the created_at of the last job of the page before.
+  double created_before = 0;
+  if (!page.cursor.empty() && (page.cursor.size() > 32 || !Poco::NumberParser::tryParseFloat(page.cursor, created_before) ||
+                               created_before < 0)) {
+    throw ApiError(400, "invalid_field", "cursor must be the next_cursor of a previous page");
+  }
   const auto page_of_jobs =
       store_.tenant_jobs(principal.tenant, page.cursor.empty() ? std::nullopt : std::optional(page.cursor), page.limit);
   proto::JsonPtr list(cJSON_CreateArray());

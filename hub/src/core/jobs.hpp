@@ -17,11 +17,6 @@ struct SubmittedJob {
   std::vector<std::string> agents;  // the targets, resolved
 };
 
-struct Page {
-  std::size_t limit = 100;
-  std::string cursor;  // from the previous page's next_cursor
-};
-
 class Jobs {
  public:
   Jobs(ApiStore& store, Agents& agents, const HubConfig& config, const ApiKeys& keys)

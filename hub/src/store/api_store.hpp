@@ -73,6 +73,14 @@ class ApiStore {
                          const proto::StringMap& labels) = 0;
   virtual Record agent(const std::string& agent_id) = 0;
   virtual IdRecords tenant_agents(const std::string& tenant) = 0;
+  // The tenant's agents in id order from the first id after `after` (empty:
+  // from the start), at most `limit`, with their records.
+  struct AgentPage {
+    IdRecords agents;
+    std::size_t total = 0;  // the tenant's agents in all
+    bool more = false;      // agents follow this page
+  };
+  virtual AgentPage tenant_agent_page(const std::string& tenant, const std::string& after, std::size_t limit) = 0;
   // Those of `ids` that are the tenant's, with their records.
   virtual IdRecords tenant_agents_among(const std::string& tenant, const std::vector<std::string>& ids) = 0;
   // The tenant's agents that carry every label (a revoked agent carries none).

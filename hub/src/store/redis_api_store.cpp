@@ -187,6 +187,21 @@ IdRecords RedisApiStore::tenant_agents(const std::string& tenant) {
   return read_records(store_, texts(store_.run({"SMEMBERS", keys::tenant_agents(tenant)})), keys::agent);
 }
 
+ApiStore::AgentPage RedisApiStore::tenant_agent_page(const std::string& tenant, const std::string& after,
+                                                    std::size_t limit) {
+  // Ids only, sorted here: a page reads the records of its own agents alone.
+  auto ids = texts(store_.run({"SMEMBERS", keys::tenant_agents(tenant)}));
+  std::sort(ids.begin(), ids.end());
+  AgentPage page;
+  page.total = ids.size();
+  const auto first = after.empty() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), after);
+  const std::size_t count = std::min(limit, static_cast<std::size_t>(ids.end() - first));
+  page.more = static_cast<std::size_t>(ids.end() - first) > count;
+  page.agents = read_records(store_, std::vector<std::string>(first, first + static_cast<std::ptrdiff_t>(count)),
+                             keys::agent);
+  return page;
+}
+
 IdRecords RedisApiStore::tenant_agents_among(const std::string& tenant, const std::vector<std::string>& ids) {
   std::vector<Command> reads;
   for (const auto& id : ids) {

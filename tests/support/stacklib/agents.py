@@ -97,11 +97,18 @@ class AgentsMixin:
         self.procs[name].start()
         return self.procs[name]
 
-    def agents(self):
-        status, body = self.api("GET", "/api/v1/agents")
-        if status != 200:
-            raise StackError(f"GET /api/v1/agents -> {status} {body}")
-        return {a["id"]: a for a in body["agents"]}
+    def agents(self, token=None, timeout=30):
+        """Every agent of the token's tenant (default: the admin's), page by page."""
+        found, cursor = {}, None
+        while True:
+            path = "/api/v1/agents?limit=1000" + (f"&cursor={cursor}" if cursor else "")
+            status, body = self.api("GET", path, token=token or self.admin_token, timeout=timeout)
+            if status != 200:
+                raise StackError(f"GET {path} -> {status} {body}")
+            found.update((a["id"], a) for a in body["agents"])
+            cursor = body["next_cursor"]
+            if not cursor:
+                return found
 
     def wait_agents_online(self, indexes=None, timeout=60):
         indexes = list(indexes or self.agent_uuids)
