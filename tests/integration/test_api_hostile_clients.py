@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from stackcase import StackTestCase
 
 HANDSHAKE_S = 3
-HEADER_S = 60  # well past the time to open them all, even on a loaded machine
+HEADER_S = 30  # well past the time to open them all, even on a loaded machine
 IDLE = 500
 SLOW = 500
 HOSTILE = 8
