@@ -102,16 +102,18 @@ class JobsTest(StackTestCase):
             timeout=60)
         self.assertEqual(set(tasks), {self.uuid(1), self.uuid(3)}, tasks)
 
-    def test_label_index_is_rebuilt_for_agents_enrolled_before_it(self):
+    def test_agent_indexes_are_rebuilt_for_agents_enrolled_before_them(self):
         # A store from before the label index: no label sets, no version mark.
         r = self.stack.redis_cli
         label_sets = r("--raw", "KEYS", "muster:agents:{*}:label:*").split()
         self.assertIn("muster:agents:{default}:label:idx=2", label_sets)
-        r("DEL", "muster:label-index-version", *label_sets)
+        r("DEL", "muster:agent-index-version", "muster:agents:{default}:by-id", *label_sets)
         self.stack.restart_process("hub")
         self.stack.wait_agents_online(timeout=60)
-        self.assertEqual(r("--raw", "GET", "muster:label-index-version").strip(), "1")
+        self.assertEqual(r("--raw", "GET", "muster:agent-index-version").strip(), "1")
         self.assertEqual(sorted(r("--raw", "KEYS", "muster:agents:{*}:label:*").split()), sorted(label_sets))
+        self.assertEqual(set(r("--raw", "ZRANGE", "muster:agents:{default}:by-id", "0", "-1").split()),
+                         self.all_uuids())
         job, tasks = self.stack.run_job(
             {"command": "true", "targets": {"labels": {"idx": "2", "env": "test"}}}, timeout=60)
         self.assertEqual((job["state"], set(tasks)), ("succeeded", {self.uuid(2)}), job)

@@ -55,7 +55,7 @@ Agents::Agents(ApiStore& store, Auth& auth, const HubConfig& config, const ApiKe
     : store_(store), auth_(auth), config_(config), keys_(keys) {
   for (const auto& region : config.regions) ca_pem_[region.name] = read_text_file(region.xmpp_ca_file);
   try {
-    ensure_label_index();
+    ensure_agent_indexes();
   } catch (const StoreError&) {
     // The store is not there yet; the first job by label does it.
   }
@@ -163,15 +163,15 @@ IdRecords Agents::load_listed(const std::string& tenant, const std::vector<std::
 }
 
 std::vector<std::string> Agents::ids_with_labels(const std::string& tenant, const proto::StringMap& labels) {
-  ensure_label_index();
+  ensure_agent_indexes();
   return store_.agents_with_labels(tenant, labels);
 }
 
-void Agents::ensure_label_index() {
-  std::lock_guard<std::mutex> lock(label_index_mutex_);
-  if (label_index_ready_) return;
-  store_.ensure_label_index();
-  label_index_ready_ = true;
+void Agents::ensure_agent_indexes() {
+  std::lock_guard<std::mutex> lock(agent_indexes_mutex_);
+  if (agent_indexes_ready_) return;
+  store_.ensure_agent_indexes();
+  agent_indexes_ready_ = true;
 }
 
 std::string Agents::get_json(const Principal& principal, const std::string& agent_id) {
@@ -204,6 +204,7 @@ std::string Agents::list_json(const Principal& principal, const Page& page) {
   if (!page.cursor.empty() && !proto::is_uuid(page.cursor)) {
     throw ApiError(400, "invalid_field", "cursor must be the next_cursor of a previous page");
   }
+  ensure_agent_indexes();
   const auto found = store_.tenant_agent_page(principal.tenant, page.cursor, page.limit);
   proto::JsonPtr list(cJSON_CreateArray());
   for (const auto& [id, fields] : found.agents) cJSON_AddItemToArray(list.get(), agent_json(id, fields).release());

@@ -46,15 +46,15 @@ class Agents {
   void ask_master(const std::string& shard, const std::string& op, const std::string& jid,
                   const std::string& password);
   // Indexes the labels of agents enrolled before the index existed, once.
-  void ensure_label_index();
+  void ensure_agent_indexes();
 
   ApiStore& store_;
   Auth& auth_;
   const HubConfig& config_;
   const ApiKeys& keys_;
   std::map<std::string, std::string> ca_pem_;  // per region
-  std::mutex label_index_mutex_;
-  bool label_index_ready_ = false;
+  std::mutex agent_indexes_mutex_;
+  bool agent_indexes_ready_ = false;
 };
 
 // The agent's public JSON from its store fields.

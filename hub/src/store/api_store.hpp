@@ -1,6 +1,6 @@
 #pragma once
 // What the api role asks of the store, in its own words: tokens, the audit
-// trail, agents and their label index, jobs and their tasks, account changes
+// trail, agents and their label and id indexes, jobs and their tasks, account changes
 // handed to a shard's master. The Redis implementation (redis_api_store.hpp)
 // holds the commands and keys; unit tests use an in-memory one. A verb that
 // takes a batch is one round trip in Redis.
@@ -85,9 +85,9 @@ class ApiStore {
   virtual IdRecords tenant_agents_among(const std::string& tenant, const std::vector<std::string>& ids) = 0;
   // The tenant's agents that carry every label (a revoked agent carries none).
   virtual std::vector<std::string> agents_with_labels(const std::string& tenant, const proto::StringMap& labels) = 0;
-  // Builds the label index from every agent record if it was never built.
-  virtual void ensure_label_index() = 0;
-  // Refused from now on by every master, out of the tenant and its label index.
+  // Builds the label and id indexes from every agent record if they were never built.
+  virtual void ensure_agent_indexes() = 0;
+  // Refused from now on by every master, out of the tenant and its indexes.
   virtual void revoke_agent(const std::string& agent_id, const std::string& tenant,
                             const proto::StringMap& labels) = 0;
   // Asks the shard's master to change an XMPP account and waits for its

@@ -28,8 +28,11 @@ inline std::string tenant_agents(const std::string& tenant) { return "muster:age
 inline std::string label_agents(const std::string& tenant, const std::string& key, const std::string& value) {
   return "muster:agents:{" + tenant + "}:label:" + key + "=" + value;
 }
-// "1" once every agent enrolled before the label index existed is in it.
-inline const char* kLabelIndexVersion = "muster:label-index-version";
+// The tenant's agents in id order (a sorted set, every score 0), so a page of
+// the agents list reads only its own agents.
+inline std::string agents_by_id(const std::string& tenant) { return "muster:agents:{" + tenant + "}:by-id"; }
+// "1" once every agent enrolled before the label and id indexes existed is in them.
+inline const char* kAgentIndexVersion = "muster:agent-index-version";
 // Every running job, scored by when the job watch is to look at it next
 // (master/job_watch.hpp). One key, outside any job's slot.
 inline const char* kRunningJobs = "muster:running-jobs";

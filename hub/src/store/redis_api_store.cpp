@@ -174,7 +174,9 @@ bool RedisApiStore::agent_id_used(const std::string& agent_id) {
 
 void RedisApiStore::put_agent(const std::string& agent_id, const std::string& tenant, const Record& record,
                               const proto::StringMap& labels) {
-  std::vector<Command> writes{hset(keys::agent(agent_id), record), {"SADD", keys::tenant_agents(tenant), agent_id}};
+  std::vector<Command> writes{hset(keys::agent(agent_id), record),
+                              {"SADD", keys::tenant_agents(tenant), agent_id},
+                              {"ZADD", keys::agents_by_id(tenant), "0", agent_id}};
   for (const auto& [key, value] : labels) writes.push_back({"SADD", keys::label_agents(tenant, key, value), agent_id});
   throw_on_error(store_.pipeline(writes), "writing agent " + agent_id);
 }
@@ -189,16 +191,18 @@ IdRecords RedisApiStore::tenant_agents(const std::string& tenant) {
 
 ApiStore::AgentPage RedisApiStore::tenant_agent_page(const std::string& tenant, const std::string& after,
                                                     std::size_t limit) {
-  // Ids only, sorted here: a page reads the records of its own agents alone.
-  auto ids = texts(store_.run({"SMEMBERS", keys::tenant_agents(tenant)}));
-  std::sort(ids.begin(), ids.end());
+  // One more than the page: whether agents follow it.
+  const auto replies = store_.pipeline(
+      {{"ZCARD", keys::agents_by_id(tenant)},
+       {"ZRANGEBYLEX", keys::agents_by_id(tenant), after.empty() ? "-" : "(" + after, "+", "LIMIT", "0",
+        std::to_string(limit + 1)}});
+  throw_on_error(replies, "listing the agents of " + tenant);
   AgentPage page;
-  page.total = ids.size();
-  const auto first = after.empty() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), after);
-  const std::size_t count = std::min(limit, static_cast<std::size_t>(ids.end() - first));
-  page.more = static_cast<std::size_t>(ids.end() - first) > count;
-  page.agents = read_records(store_, std::vector<std::string>(first, first + static_cast<std::ptrdiff_t>(count)),
-                             keys::agent);
+  page.total = static_cast<std::size_t>(replies[0].integer);
+  auto ids = texts(replies[1]);
+  page.more = ids.size() > limit;
+  if (page.more) ids.pop_back();
+  page.agents = read_records(store_, ids, keys::agent);
   return page;
 }
 
@@ -225,10 +229,10 @@ std::vector<std::string> RedisApiStore::agents_with_labels(const std::string& te
   return texts(store_.run(inter));
 }
 
-void RedisApiStore::ensure_label_index() {
-  if (store_.run({"GET", keys::kLabelIndexVersion}).text == "1") return;
+void RedisApiStore::ensure_agent_indexes() {
+  if (store_.run({"GET", keys::kAgentIndexVersion}).text == "1") return;
   // Every agent record, by its key (the pattern matches only agent hashes),
-  // into its tenant's label sets; revoked agents stay out.
+  // into its tenant's label sets and id index; revoked agents stay out.
   const std::string prefix = keys::agent("");
   const std::string pattern = prefix.substr(0, prefix.size() - 1) + "*}";
   std::string cursor = "0";
@@ -246,10 +250,11 @@ void RedisApiStore::ensure_label_index() {
       const std::string tenant = record.field("tenant").value_or("");
       if (tenant.empty() || record.field("status") == "revoked") continue;
       for (const auto& [k, v] : labels_of(record)) writes.push_back({"SADD", keys::label_agents(tenant, k, v), id});
+      writes.push_back({"ZADD", keys::agents_by_id(tenant), "0", id});
     }
     if (!writes.empty()) store_.pipeline(writes);
   } while (cursor != "0");
-  store_.run({"SET", keys::kLabelIndexVersion, "1"});
+  store_.run({"SET", keys::kAgentIndexVersion, "1"});
 }
 
 void RedisApiStore::revoke_agent(const std::string& agent_id, const std::string& tenant,
@@ -257,7 +262,8 @@ void RedisApiStore::revoke_agent(const std::string& agent_id, const std::string&
   std::vector<Command> writes{
       {"SADD", keys::kRefusedAgents, agent_id},
       {"HSET", keys::agent(agent_id), "status", "revoked", "revoked_at", std::to_string(unix_seconds())},
-      {"SREM", keys::tenant_agents(tenant), agent_id}};
+      {"SREM", keys::tenant_agents(tenant), agent_id},
+      {"ZREM", keys::agents_by_id(tenant), agent_id}};
   for (const auto& [k, v] : labels) writes.push_back({"SREM", keys::label_agents(tenant, k, v), agent_id});
   throw_on_error(store_.pipeline(writes), "revoking agent " + agent_id);
 }

@@ -38,7 +38,7 @@ class RedisApiStore final : public ApiStore {
   AgentPage tenant_agent_page(const std::string& tenant, const std::string& after, std::size_t limit) override;
   IdRecords tenant_agents_among(const std::string& tenant, const std::vector<std::string>& ids) override;
   std::vector<std::string> agents_with_labels(const std::string& tenant, const proto::StringMap& labels) override;
-  void ensure_label_index() override;
+  void ensure_agent_indexes() override;
   void revoke_agent(const std::string& agent_id, const std::string& tenant, const proto::StringMap& labels) override;
   std::optional<std::string> change_account(const std::string& shard, const std::string& op, const std::string& jid,
                                             const std::string& password, int timeout_s) override;
