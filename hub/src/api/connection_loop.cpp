@@ -1,5 +1,7 @@
 #include "api/connection_loop.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -216,6 +218,10 @@ void ConnectionLoop::accept_all() {
 }
 
 void ConnectionLoop::admit(int fd, const Poco::Net::SocketAddress& peer, const std::string& address) {
+  // Answers go out whole: Nagle would only hold back an answer's last TLS
+  // record until the client's delayed ACK (40 ms) came.
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto owned = std::make_unique<Connection>(framing_);
   Connection& c = *owned;
   c.id = next_id_++;
@@ -242,6 +248,10 @@ void ConnectionLoop::refuse(int fd, const std::string& reason) {
     ::close(fd);
     return;
   }
+  // Answers go out whole: Nagle would only hold back an answer's last TLS
+  // record until the client's delayed ACK (40 ms) came.
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto owned = std::make_unique<Connection>(framing_);
   Connection& c = *owned;
   c.id = next_id_++;
