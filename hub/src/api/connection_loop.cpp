@@ -204,6 +204,10 @@ void ConnectionLoop::accept_all() {
       }
       return;
     }
+    // Answers go out whole: Nagle would only hold back an answer's last TLS
+    // record until the client's delayed ACK (40 ms) came.
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const Poco::Net::SocketAddress peer(reinterpret_cast<const sockaddr*>(&address), length);
     const std::string host = peer.host().toString();
     if (counted_ >= limits_.max_connections) {
@@ -218,10 +222,6 @@ void ConnectionLoop::accept_all() {
 }
 
 void ConnectionLoop::admit(int fd, const Poco::Net::SocketAddress& peer, const std::string& address) {
-  // Answers go out whole: Nagle would only hold back an answer's last TLS
-  // record until the client's delayed ACK (40 ms) came.
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto owned = std::make_unique<Connection>(framing_);
   Connection& c = *owned;
   c.id = next_id_++;
@@ -248,10 +248,6 @@ void ConnectionLoop::refuse(int fd, const std::string& reason) {
     ::close(fd);
     return;
   }
-  // Answers go out whole: Nagle would only hold back an answer's last TLS
-  // record until the client's delayed ACK (40 ms) came.
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto owned = std::make_unique<Connection>(framing_);
   Connection& c = *owned;
   c.id = next_id_++;
