@@ -18,13 +18,14 @@ packages=(
   ejabberd erlang-base
   python3 python3-slixmpp procps util-linux curl
   gcovr  # ci/coverage.sh
+  prometheus  # promtool and a real server scraping the test stack's /metrics
 )
 
 apt_install_missing install-deps "${packages[@]}"
 # The packaged services are not used: tests start private instances on free
 # ports. Stop the system ones the packages may have started.
 if [ ${#APT_INSTALLED[@]} -gt 0 ]; then
-  disable_services prosody redis-server ejabberd epmd
+  disable_services prosody redis-server ejabberd epmd prometheus
 fi
 
 # The pinned libraries of the host build (presets dev, asan, fuzz); cached,

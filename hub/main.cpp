@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "core/jobs.hpp"
 #include "core/tenants.hpp"
 #include "master/shard_leases.hpp"
+#include "metrics/metrics_server.hpp"
 #include "muster/proto/log.hpp"
 #include "store/redis_api_store.hpp"
 #include "store/store.hpp"
@@ -65,6 +67,25 @@ int print_admin_token(const HubConfig& config, const std::string& tenant, bool p
   return kOk;
 }
 
+std::string read_token_file(const std::string& path) {
+  if (path.empty()) return "";
+  std::ifstream in(path);
+  std::string token;
+  if (!(in >> token)) throw std::runtime_error("cannot read a token from metrics.token_file " + path);
+  return token;
+}
+
+// Empty when this process can do its work: the store answers and, for a
+// master, it holds shards whose component links are up.
+std::string readiness_problem(Store& store, const ShardLeases* master) {
+  try {
+    store.run({"PING"});
+  } catch (const StoreError& e) {
+    return std::string("the store does not answer: ") + e.what();
+  }
+  return master != nullptr ? master->readiness_problem() : "";
+}
+
 int serve(const HubConfig& config) {
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t stop_signals;
@@ -98,10 +119,20 @@ int serve(const HubConfig& config) {
     muster::log::info("hub", std::string("api listening on ") + (config.tls_cert.empty() ? "http://" : "https://") +
                                  config.api_host + ":" + std::to_string(api->port()));
   }
+  std::unique_ptr<MetricsServer> ops;
+  if (!config.metrics_host.empty()) {
+    ops = std::make_unique<MetricsServer>(
+        MetricsServerConfig{config.metrics_host, config.metrics_port, read_token_file(config.metrics_token_file)},
+        [&store, &master] { return readiness_problem(store, master.get()); });
+    ops->start();
+    muster::log::info("hub", "metrics, healthz and readyz on http://" + config.metrics_host + ":" +
+                                 std::to_string(ops->port()));
+  }
   muster::log::info("hub", std::string("running role ") + to_string(config.role));
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   muster::log::info("hub", "stopping (signal " + std::to_string(signal_number) + ")");
+  if (ops) ops->stop();
   if (api) api->stop();
   if (master) master->stop();
   return kOk;

@@ -54,6 +54,10 @@ struct HubConfig {
     int rate_per_token = 50;
     std::vector<std::string> rate_exempt = {"127.0.0.1", "::1"};
   } api_limits;
+  // The operations listener (/metrics, /healthz, /readyz); empty host: none.
+  std::string metrics_host;
+  unsigned short metrics_port = 0;
+  std::string metrics_token_file;  // empty: /metrics needs no token
   // Quotas of a tenant that sets none of its own; 0: no limit.
   TenantQuotas tenant_quotas;
   // The api's ECDSA P-256 key (created if missing) and other public keys that

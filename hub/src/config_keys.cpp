@@ -127,6 +127,22 @@ const std::vector<ConfigKey> kConfigKeys = {
      [](C& c, R&, S, S v) { c.trusted_keys = split_config_list(v); },
      [](const C& c, const R&) { return join(c.trusted_keys); }},
 
+    {"metrics", "listen", KeyKind::host_port, "", 0, "127.0.0.1:9464",
+     "address and port of /metrics, /healthz and /readyz (plain HTTP; empty: not served)",
+     [](C& c, R&, S k, S v) {
+       if (v.empty()) return;
+       const auto colon = v.rfind(':');
+       if (colon == std::string::npos || colon == 0) throw ConfigError(k + " must be HOST:PORT, got \"" + v + "\"");
+       c.metrics_host = v.substr(0, colon);
+       c.metrics_port = to_port(k, v.substr(colon + 1));
+     },
+     [](const C& c, const R&) {
+       return c.metrics_host.empty() ? std::string() : c.metrics_host + ":" + std::to_string(c.metrics_port);
+     }},
+    {"metrics", "token_file", KeyKind::path, "", 0, "",
+     "a file holding the bearer token /metrics asks for (empty: none; /healthz and /readyz never ask)",
+     [](C& c, R&, S, S v) { c.metrics_token_file = v; }, [](const C& c, const R&) { return c.metrics_token_file; }},
+
     {"tenants", "max_agents", KeyKind::number, "0", 0, "",
      "agents a tenant may enroll, unless its own quota says otherwise; 0: no limit",
      [](C& c, R&, S k, S v) { c.tenant_quotas.agents = to_number(k, v, 0, 100000000); },

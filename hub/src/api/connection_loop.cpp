@@ -13,6 +13,7 @@
 
 #include "api/exchange.hpp"
 #include "api/http_io.hpp"
+#include "metrics/metrics.hpp"
 #include "muster/proto/log.hpp"
 
 namespace muster::hub {
@@ -37,6 +38,11 @@ std::string error_wire(int status, const std::string& code, const std::string& m
   if (retry_after_s > 0) response.set("Retry-After", std::to_string(retry_after_s));
   send_error(response, status, code, message);
   return response.wire();
+}
+
+metrics::Gauge& connections_gauge() {
+  static auto& gauge = metrics::registry().gauge("muster_api_connections", "Open API client connections");
+  return gauge;
 }
 
 }  // namespace
@@ -229,6 +235,7 @@ void ConnectionLoop::admit(int fd, const Poco::Net::SocketAddress& peer, const s
   c.peer = peer;
   c.address = address;
   ++counted_;
+  connections_gauge().set(counted_);
   ++per_address_[address];
   connections_[c.id] = std::move(owned);
   if (c.link->secure()) {
@@ -439,6 +446,7 @@ void ConnectionLoop::close(std::uint64_t id) {
     --refusing_;
   } else {
     --counted_;
+    connections_gauge().set(counted_);
     const auto address = per_address_.find(c.address);
     if (address != per_address_.end() && --address->second <= 0) per_address_.erase(address);
   }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 
+#include "metrics/metrics.hpp"
 #include "muster/proto/log.hpp"
 
 namespace muster::hub {
@@ -19,6 +20,11 @@ std::string sse(const JobEvent& e) { return "id: " + e.id.text() + "\nevent: " +
 
 std::shared_ptr<const std::string> chunk_of(const std::string& text) {
   return std::make_shared<const std::string>(http_chunk(text));
+}
+
+metrics::Gauge& open_streams_gauge() {
+  static auto& gauge = metrics::registry().gauge("muster_api_event_streams", "Open job event streams");
+  return gauge;
 }
 
 }  // namespace
@@ -81,6 +87,7 @@ void EventStreams::open(std::uint64_t connection, const StreamWish& wish) {
   {
     std::lock_guard<std::mutex> lock(tokens_mutex_);
     connections_[connection] = {wish.holder, &pump};
+    open_streams_gauge().set(static_cast<double>(connections_.size()));
   }
   std::lock_guard<std::mutex> lock(pump.mutex);
   pump.joining.push_back({wish.job_id, Watcher{connection, parse_stream_id(wish.after_id).value_or(StreamId{})}});
@@ -97,6 +104,7 @@ void EventStreams::closed(std::uint64_t connection) {
     holder = it->second.first;
     pump = it->second.second;
     connections_.erase(it);
+    open_streams_gauge().set(static_cast<double>(connections_.size()));
   }
   release(holder);
   std::lock_guard<std::mutex> lock(pump->mutex);

@@ -3,9 +3,12 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/ServerSocket.h>
 
+#include <chrono>
+
 #include "api/exchange.hpp"
 #include "api/http_io.hpp"
 #include "core/errors.hpp"
+#include "metrics/metrics.hpp"
 #include "muster/proto/log.hpp"
 
 namespace muster::hub {
@@ -29,14 +32,28 @@ void fail(HTTPServerResponse& response, int status, const std::string& code, con
   send_error(response, status, code, message);
 }
 
+// Labels are the route's pattern, never the path: ids would make a series each.
+void count_request(const std::string& route, const std::string& method, int status,
+                   std::chrono::steady_clock::time_point started) {
+  auto& r = metrics::registry();
+  r.counter("muster_http_requests_total", "API requests answered, by route, method and status",
+            {{"route", route}, {"method", method}, {"code", std::to_string(status)}})
+      .add();
+  r.histogram("muster_http_request_duration_seconds", "Time to answer an API request, by route", {{"route", route}})
+      .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
 // One request through the route table: access first (strangers get nothing
 // parsed), then the handler; every error as JSON; every write audited.
 void handle(ApiServices& s, EventStreams& streams, RateLimiter* token_rate, HTTPServerRequest& request,
             HTTPServerResponse& response) {
   Call call{s, request, response, {}, std::nullopt, &streams};
   int status = 200;
+  const auto started = std::chrono::steady_clock::now();
+  std::string route_name = "unmatched";
   try {
     const Route& route = match_route(request.getMethod(), request.getURI(), call.params);
+    route_name = route.pattern;
     if (route.access != Access::open) {
       call.principal = s.auth.authenticate(request.get("Authorization", ""));
       // Api tokens only: an enrollment token is shared by a fleet enrolling at once, and bounded by its uses.
@@ -63,6 +80,7 @@ void handle(ApiServices& s, EventStreams& streams, RateLimiter* token_rate, HTTP
     log::error("api", request.getMethod() + " " + request.getURI().substr(0, 256) + ": " + e.what());
     fail(response, 500, "internal", e.what());
   }
+  count_request(route_name, request.getMethod(), status, started);
   if (call.principal && request.getMethod() != HTTPRequest::HTTP_GET) {
     s.audit.record(*call.principal,
                    {request.getMethod(), request.getURI(), request.clientAddress().host().toString(), status});

@@ -7,6 +7,7 @@
 #include <Poco/NumberParser.h>
 
 #include "core/errors.hpp"
+#include "metrics/metrics.hpp"
 #include "core/job_request.hpp"
 #include "core/tasks.hpp"
 #include "muster/proto/signing.hpp"
@@ -162,6 +163,7 @@ void Jobs::count_against_quota(const Principal& principal) {
 
 void Jobs::write_job(const Principal& principal, const JobRequest& req, const std::string& job_id,
                      const std::map<std::string, std::string>& chosen) {
+  metrics::registry().counter("muster_jobs_created_total", "Jobs submitted and written").add();
   const double created = unix_time();
   const std::string now = format_time(created);
   // One signature for the whole job: the statement binds the command and a

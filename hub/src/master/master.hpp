@@ -36,6 +36,8 @@ class Master {
 
   void start();
   void stop();
+  // Its component link to the XMPP server is up.
+  bool linked() const { return link_.connected(); }
 
  private:
   void note_store_failure() { dispatcher_.note_store_failure(); }

@@ -5,6 +5,7 @@
 
 #include "core/auth.hpp"
 #include "core/tasks.hpp"
+#include "metrics/metrics.hpp"
 #include "muster/proto/log.hpp"
 
 namespace muster::hub {
@@ -135,6 +136,12 @@ void Recorder::record_acks(const std::vector<const Report*>& acks) {
   store_.watch_in_flight(deadlines, InFlightWrite::move_if_present);
 }
 
+void Recorder::count_result(const std::string& state, bool job_finished) {
+  auto& r = metrics::registry();
+  r.counter("muster_task_results_total", "Task results recorded, by the state they ended in", {{"state", state}}).add();
+  if (job_finished) r.counter("muster_jobs_finished_total", "Jobs whose last task ended").add();
+}
+
 void Recorder::record_results(const std::vector<const Report*>& results, std::vector<Answer>& answers) {
   if (results.empty()) return;
   std::vector<TransitionRequest> moves;
@@ -164,6 +171,7 @@ void Recorder::record_results(const std::vector<const Report*>& results, std::ve
   }
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& o = outcomes[i];
+    if (o.moved) count_result(moves[i].new_state, o.job_finished);
     if (o.release_agent || o.job_halted || o.job_finished) store_.follow_up(results[i]->job_id, o);
     answers.push_back({results[i]->iq_id, results[i]->from, true, {}, {}, {}});
   }

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "metrics/metrics.hpp"
 #include "muster/proto/log.hpp"
 #include "muster/proto/uuid.hpp"
 
@@ -66,9 +67,35 @@ void ShardLeases::loop() {
         log::warn("master", std::string("lease of ") + shard + ": " + e.what());
       }
     }
+    publish_status(candidates);
     for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(kCheckEvery / 10);
   }
   release_all();
+  publish_status(candidates);
+}
+
+void ShardLeases::publish_status(const std::vector<std::string>& candidates) {
+  auto& r = metrics::registry();
+  std::map<std::string, bool> linked;
+  for (const auto& [shard, held] : held_) linked[shard] = held.master->linked();
+  r.gauge("muster_shard_leases_held", "Shard leases this process holds").set(static_cast<double>(linked.size()));
+  for (const auto& shard : candidates) {
+    const auto it = linked.find(shard);
+    r.gauge("muster_component_link_up", "1 while this process holds the shard and its XMPP component link is up",
+            {{"shard", shard}})
+        .set(it != linked.end() && it->second ? 1 : 0);
+  }
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  linked_ = std::move(linked);
+}
+
+std::string ShardLeases::readiness_problem() const {
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  if (linked_.empty()) return "the master holds no shard (a standby, or the store is unreachable)";
+  for (const auto& [shard, up] : linked_) {
+    if (!up) return "the component link of shard " + shard + " is down";
+  }
+  return "";
 }
 
 void ShardLeases::release_all() {

@@ -7,8 +7,10 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config.hpp"
 #include "master/master.hpp"
@@ -26,8 +28,13 @@ class ShardLeases {
 
   void start();
   void stop();
+  // Ready: it holds at least one shard and each held shard's link is up;
+  // otherwise why not.
+  std::string readiness_problem() const;
 
  private:
+  // The held shards and whether each is linked, for readiness and the gauges.
+  void publish_status(const std::vector<std::string>& candidates);
   struct Held {
     std::string token;  // "<holder id>:<fence>"
     std::unique_ptr<Master> master;
@@ -45,6 +52,8 @@ class ShardLeases {
   std::map<std::string, Held> held_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  mutable std::mutex status_mutex_;
+  std::map<std::string, bool> linked_;  // held shard → link up
 };
 
 }  // namespace muster::hub

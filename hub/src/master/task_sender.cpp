@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "metrics/metrics.hpp"
 #include "muster/proto/log.hpp"
 #include "muster/proto/messages.hpp"
 #include "muster/proto/stanza.hpp"
@@ -80,6 +81,8 @@ void TaskSender::send(const std::vector<Claimed>& tasks, const std::vector<InFli
     outgoing.push_back({shard_.agent_jid(claimed.agent_id), claimed.job_id, proto::encode(t)});
   }
   awaiting_answer_ += static_cast<long>(outgoing.size());
+  static auto& sent = metrics::registry().counter("muster_tasks_sent_total", "Tasks sent to their agents");
+  sent.add(static_cast<double>(outgoing.size()));
   shard_.link.post([this, outgoing = std::move(outgoing)] {
     for (const auto& o : outgoing) {
       auto iq = proto::make_payload_iq(shard_.link.ctx(), "set", kTaskIdPrefix + o.job_id, o.to,

@@ -27,6 +27,7 @@ class HubMixin:
         hdir = self.dir / "hub"
         hdir.mkdir(parents=True, exist_ok=True)
         api = self.ports.setdefault("api", free_port())
+        metrics = self.ports.setdefault("metrics", free_port())
         text = f"""[hub]
 role = all
 
@@ -36,6 +37,9 @@ tls_cert = {self.pki / 'api.crt'}
 tls_key = {self.pki / 'api.key'}
 threads = 8
 {self.hub_api_settings}
+[metrics]
+listen = 127.0.0.1:{metrics}
+
 [store]
 host = 127.0.0.1
 port = {self.store_port()}
