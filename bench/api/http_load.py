@@ -95,7 +95,8 @@ def main():
 
     work = tempfile.mkdtemp(prefix="muster-bench-http-")
     stack = muster_stack.MusterStack(work, agents=3)
-    stack.hub_api_settings = (f"max_connections_per_address = {max(clients) + 64}\n"
+    # Room for a run's connections while the hub still answers the last run's.
+    stack.hub_api_settings = (f"max_connections_per_address = {2 * max(clients) + 64}\n"
                               "rate_per_token = 0\nrate_per_address = 0\n")
     stack.start()
     try:
@@ -114,7 +115,10 @@ def main():
         rows = []
         for name, path, token, body in endpoints:
             for c in clients:
-                runs = [run_wrk(base + path, c, args.seconds, token, body, work) for _ in range(args.runs)]
+                runs = []
+                for _ in range(args.runs):
+                    runs.append(run_wrk(base + path, c, args.seconds, token, body, work))
+                    time.sleep(1)  # the requests wrk left behind are answered before the next run
                 rows.append({"endpoint": name, "clients": c,
                              "rps": statistics.median(r[0] for r in runs),
                              "p50_ms": statistics.median(r[1] for r in runs),
