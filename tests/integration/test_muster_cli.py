@@ -211,11 +211,11 @@ class ErrorsTest(MusterCliCase):
         self.assertRegex(out, rf"(?m)\s200\s+DELETE\s+/api/v1/tokens/{token_id}\s")
 
 
-class InterruptTest(MusterCliCase):
+class InterruptAndResumeTest(MusterCliCase):
     AGENTS = 2
 
-    def start_run(self, *extra):
-        proc = subprocess.Popen([str(self.muster_bin()), "run", "--all", *extra, "--", "sleep 60"],
+    def start_run(self, *extra, command="sleep 60"):
+        proc = subprocess.Popen([str(self.muster_bin()), "run", "--all", *extra, "--", command],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=self.env(), start_new_session=True)
         line = proc.stdout.readline().decode()
@@ -241,6 +241,18 @@ class InterruptTest(MusterCliCase):
         self.assertEqual(self.stack.job(job_id)["state"], "running")
         self.assertExit(self.muster("cancel", job_id), 0)
         self.stack.wait_job(job_id)
+
+    def test_a_restarted_hub_is_followed_where_the_stream_stopped(self):
+        proc, job_id = self.start_run(command="sleep 6; echo after-restart")
+        began = time.monotonic()
+        self.stack.restart_process("hub")
+        print(f"\n  hub restarted in {time.monotonic() - began:.1f} s", end=" ")
+        out, err = (s.decode() for s in proc.communicate(timeout=90))
+        self.assertEqual(proc.returncode, 0, f"{out}\n{err}")
+        self.assertIn("; reconnecting", err)
+        for name in self.hostnames().values():
+            self.assertEqual(out.count(f"{name}: after-restart\n"), 1, out)  # nothing lost, nothing twice
+        self.assertIn("2 tasks: 2 succeeded", out)
 
 
 @unittest.skipUnless(shutil.which("tmux"), "tmux is missing (ci/install-deps.sh installs it)")
