@@ -75,10 +75,12 @@ FollowEnd follow_job(ApiClient& api, const std::string& job_id, const FollowHand
       why = response.failure == proto::HttpFailure::none ? "the event stream ended"
                                                           : describe_failure(api.profile(), response);
     } catch (const ApiError& e) {
-      // The hub no longer holds the events before our position: start over.
-      if (e.code() != "invalid_field" || last_id.empty()) throw;
+      if (e.code() == "invalid_field" && !last_id.empty()) {
+        last_id.clear();  // the hub no longer holds the events before our position: start over
+      } else if (e.status() < 500 && e.status() != 429) {
+        throw;  // a refusal, not a passing state of the hub
+      }
       why = e.what();
-      last_id.clear();
     }
     if (Clock::now() - last_contact > kGiveUp) {
       throw CliError(kExitUnreachable, why + "; gave up following job " + job_id +

@@ -33,7 +33,8 @@ enum class FollowEnd { finished, interrupted };
 // Reads the job's events until its final "job" event. A dropped stream is
 // reopened with Last-Event-ID, so nothing is missed or repeated; if the hub
 // no longer holds that position the stream restarts from the beginning
-// (handlers see some events twice and must not mind). Gives up with
+// (handlers see some events twice and must not mind). An answer of 5xx or
+// 429 is waited out like a dropped connection. Gives up with
 // CliError(kExitUnreachable) after kGiveUpSeconds without a connection.
 // `interrupted` is polled: when it turns true, returns interrupted.
 // `position` is the id of the last event handled ("" for the start); it is
