@@ -143,6 +143,13 @@ class ErrorsTest(MusterCliCase):
         _, err = self.assertExit(self.muster("job", "00000000-0000-4000-8000-000000000000"), 3)
         self.assertRegex(err, r"^muster: GET /api/v1/jobs/\S+: not_found: .+ \(HTTP 404\)\n$")
 
+    def test_agent_by_host_name(self):
+        hostname = self.stack.agents()[self.uuid(1)]["hostname"]
+        out, _ = self.assertExit(self.muster("run", "--agent", hostname, "--", "echo by-name"), 0)
+        self.assertIn(f"{hostname}: by-name\n", out)  # one agent: its host name needs no id
+        _, err = self.assertExit(self.muster("run", "--agent", "no-such-host", "--", "true"), 2)
+        self.assertIn("--agent no-such-host: no agent has this ID or host name", err)
+
     def test_wrong_ca_file_says_to_check_it(self):
         other = self.home / "other-ca.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
