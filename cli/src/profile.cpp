@@ -1,9 +1,9 @@
 #include "profile.hpp"
 
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
+#include <memory>
 
 #include "errors.hpp"
 
@@ -21,10 +21,13 @@ std::string trim(const std::string& s) {
 std::map<std::string, Section> parse_ini(const std::string& text, const std::string& file) {
   static const char* const kKeys[] = {"url", "ca_file", "token_file"};
   std::map<std::string, Section> sections;
-  std::istringstream in(text);
-  std::string line, current;
-  for (int number = 1; std::getline(in, line); ++number) {
-    line = trim(line);
+  std::string current;
+  std::size_t start = 0;
+  for (int number = 1; start < text.size(); ++number) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = trim(text.substr(start, end - start));
+    start = end + 1;
     const std::string where = file + ":" + std::to_string(number) + ": ";
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line.front() == '[') {
@@ -102,11 +105,13 @@ Profile resolve_profile(const std::string& config_text, const std::string& confi
 Profile load_profile(const ProfileChoice& choice) {
   const Getenv env = [](const char* name) -> const char* { return std::getenv(name); };
   const std::string path = config_path(env);
+  // C stdio, not iostreams: the static executable stays about 0.5 MB smaller.
   auto slurp = [](const std::string& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    std::string text;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(file.c_str(), "rb"), std::fclose);
+    char buffer[4096];
+    for (std::size_t n; in && (n = std::fread(buffer, 1, sizeof buffer, in.get())) > 0;) text.append(buffer, n);
+    return text;
   };
   return resolve_profile(slurp(path), path, choice, env, slurp);
 }
