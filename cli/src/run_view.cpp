@@ -81,8 +81,11 @@ void RunView::event(const JobEvent& e) {
     std::string& to = e.stream == "stderr" ? o.err : o.out;
     if (to.size() + e.data.size() <= kMaxOutputPerTask) to += e.data;
   } else if (e.kind == JobEvent::Kind::state) {
+    const auto seen = tally_.states().find(e.agent_id);
+    const bool repeated =  // replayed after a reconnect
+        seen != tally_.states().end() && (seen->second == e.state || is_final_state(seen->second));
     const bool ended = tally_.record(e.agent_id, e.state);
-    if (mode_ == ViewMode::json) {
+    if (mode_ == ViewMode::json && !repeated) {
       json_line(proto::JsonBuilder()
                     .add("event", "state")
                     .add("agent_id", e.agent_id)
