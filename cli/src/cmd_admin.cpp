@@ -30,8 +30,8 @@ void print_created_token(const cJSON* t) {
 
 int create_api_token(Invocation& in) {
   const std::string role = in.options().value("--role");
-  if (role != "admin" && role != "operator" && role != "viewer") {
-    throw usage_error("--role must be admin, operator or viewer");
+  if (role != "platform" && role != "admin" && role != "operator" && role != "viewer") {
+    throw usage_error("--role must be viewer, operator, admin or platform");
   }
   proto::JsonBuilder body;
   body.add("kind", "api").add("role", role);
@@ -105,10 +105,12 @@ int audit(Invocation& in) {
 
 std::vector<Command> admin_commands() {
   return {
-      {"tokens create", "--role admin|operator|viewer [--ttl S]", "create an API token (admin)",
+      {"tokens create", "--role viewer|operator|admin|platform [--ttl S]", "create an API token (admin)",
        "viewer reads; operator also runs and cancels jobs; admin also manages tokens\n"
-       "and agents and reads the audit trail.\n",
-       {{"--role", "ROLE", "admin, operator or viewer"}, {"--ttl", "S", "lifetime in seconds (default: the hub's)"}},
+       "and agents and reads the audit trail; platform also manages tenants. No token\n"
+       "gets a role above the one that creates it.\n",
+       {{"--role", "ROLE", "viewer, operator, admin or platform"},
+        {"--ttl", "S", "lifetime in seconds (default: the hub's)"}},
        create_api_token},
       {"tokens list", "", "list API and enrollment tokens (admin; never their secrets)", "", {}, list_tokens},
       {"tokens revoke", "ID", "revoke a token (admin); it stops working at once", "", {}, revoke_token},
