@@ -271,12 +271,16 @@ class TerminalTest(MusterCliCase):
 
     def setUp(self):
         super().setUp()
-        self.socket = f"muster-cli-{os.getpid()}"
+        # One tmux server per test: a server still exiting must not meet the next test.
+        self.socket = f"muster-cli-{os.getpid()}-{self._testMethodName}"
         self.addCleanup(subprocess.run, ["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
     def tmux(self, *args):
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                              check=True, env=self.env(TERM="xterm-256color")).stdout
+        res = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
+                             env=self.env(TERM="xterm-256color"))
+        if res.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)}: exit {res.returncode}: {res.stderr}")
+        return res.stdout
 
     def start(self, command):
         script = self.home / "run.sh"
