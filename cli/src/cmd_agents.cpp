@@ -74,9 +74,9 @@ std::vector<Command> agent_commands() {
   return {
       {"agents", "[--status S] [--label K=V ...] [--region R]",
        "list agents: id, host name, status, region, version, labels; counts by status",
-       "Lists the agents of the token's tenant. Filters combine: an agent is shown\n"
-       "if it matches all of them.\n",
-       {{"--status", "S", "only agents with this status (online, offline, revoked)"},
+       "Lists the agents of the token's tenant (revoked agents are not listed).\n"
+       "Filters combine: an agent is shown if it matches all of them.\n",
+       {{"--status", "S", "only agents with this status (online, offline)"},
         {"--label", "K=V", "only agents with this label", true},
         {"--region", "R", "only agents of this region"}},
        list_agents},

@@ -218,6 +218,23 @@ class ErrorsTest(MusterCliCase):
         self.assertRegex(out, rf"(?m)\s200\s+DELETE\s+/api/v1/tokens/{token_id}\s")
 
 
+class RevokeTest(MusterCliCase):
+    AGENTS = 1
+
+    def test_agents_revoke(self):
+        agent_id = self.uuid(1)
+        out, _ = self.assertExit(self.muster("tokens", "create", "--role", "operator", "--json"), 0)
+        operator = json.loads(out)["token"]
+        _, err = self.assertExit(self.muster("agents", "revoke", agent_id, MUSTER_TOKEN=operator), 3)
+        self.assertIn("forbidden", err)
+        out, _ = self.assertExit(self.muster("agents", "revoke", agent_id), 0)
+        self.assertRegex(out, rf"^agent {agent_id} \(\S+\) revoked: ")
+        out, _ = self.assertExit(self.muster("agents"), 0)
+        self.assertEqual(out, "0 agents\n")  # the list leaves revoked agents out
+        _, err = self.assertExit(self.muster("run", "--agent", agent_id, "--", "true"), 3)
+        self.assertIn("unknown_agent", err)
+
+
 class InterruptAndResumeTest(MusterCliCase):
     AGENTS = 2
 
