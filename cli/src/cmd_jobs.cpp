@@ -6,6 +6,7 @@
 #include "errors.hpp"
 #include "progress.hpp"
 #include "queries.hpp"
+#include "watch.hpp"
 #include "terminal.hpp"
 
 namespace muster::cli {
@@ -82,6 +83,10 @@ int show_job(Invocation& in) {
   const auto& ids = in.options().positional;
   if (ids.size() != 1) throw usage_error("muster job takes one job ID");
   auto job = in.api().call("GET", "/api/v1/jobs/" + ids[0]);
+  if (in.options().has("--follow")) {
+    return watch_job(in, ids[0], static_cast<std::size_t>(field_number(job.get(), "total")),
+                     agent_hostnames(in.api()));
+  }
   proto::JsonPtr tasks(cJSON_CreateArray());
   for_each_task(in.api(), ids[0], [&](cJSON* t) { cJSON_AddItemToArray(tasks.get(), cJSON_Duplicate(t, true)); });
   if (in.json()) {
@@ -127,10 +132,13 @@ std::vector<Command> job_commands() {
   return {
       {"jobs", "[--limit N]", "list recent jobs, newest first", "", {{"--limit", "N", "at most N jobs (default 20)"}},
        list_jobs},
-      {"job", "ID [--output]", "show a job: state, counts and each task (host, state, exit code, duration)",
+      {"job", "ID [--output | --follow]", "show a job: state, counts and each task (host, state, exit code, duration)",
        "--output prints each task's kept output instead, every line prefixed by the host\n"
-       "name (stderr on stderr).\n",
-       {{"--output", nullptr, "print each task's output"}},
+       "name (stderr on stderr). --follow shows the job as `muster run` does, from its\n"
+       "start to its end, with the same views, Ctrl-C and exit statuses.\n",
+       {{"--output", nullptr, "print each task's output"},
+        {"--follow", nullptr, "follow the job to its end, as muster run does"},
+        {"--cancel-on-interrupt", nullptr, "with --follow: Ctrl-C cancels the job without asking"}},
        show_job},
       {"cancel", "ID", "cancel a job: nothing more is dispatched, running tasks are killed",
        "A job that already finished is a conflict (exit 3).\n", {}, cancel},

@@ -2,11 +2,10 @@
 #include "commands.hpp"
 #include "display.hpp"
 #include "errors.hpp"
-#include "job_events.hpp"
 #include "queries.hpp"
 #include "run_request.hpp"
-#include "run_view.hpp"
 #include "terminal.hpp"
+#include "watch.hpp"
 
 namespace muster::cli {
 namespace {
@@ -45,53 +44,6 @@ int dry_run(Invocation& in, const std::string& body, const Hostnames& names) {
   return kExitOk;
 }
 
-// Asks the hub to cancel; false if the job had already finished.
-bool cancel_job(ApiClient& api, const std::string& job_id) {
-  try {
-    api.call("POST", "/api/v1/jobs/" + job_id + "/cancel");
-  } catch (const ApiError& e) {
-    if (e.code() == "conflict") return false;
-    throw;
-  }
-  return true;
-}
-
-struct Follow {
-  Invocation& in;
-  RunView& view;
-  std::string job_id;
-  std::string position;  // the last event seen, so a resumed follow repeats nothing
-};
-
-// Follows until the job ends (returns kExitOk) or the user leaves it running
-// (returns kExitDetached). The first Ctrl-C asks whether to cancel (or
-// cancels, with --cancel-on-interrupt); after a cancel, Ctrl-C stops waiting.
-int follow_to_end(Follow& f) {
-  bool cancel_sent = false;
-  FollowHandlers handlers{[&](const JobEvent& e) { f.view.event(e); },
-                          [&](const std::string& why) { f.view.note(why + "; reconnecting"); },
-                          [&] { f.view.tick(); }};
-  while (follow_job(f.in.api(), f.job_id, handlers, interrupted, f.position) == FollowEnd::interrupted) {
-    clear_interrupted();
-    const std::string leave = "job " + f.job_id + " keeps running; follow it with: muster job " + f.job_id;
-    if (cancel_sent) {
-      f.view.note(leave);
-      return kExitDetached;
-    }
-    f.view.hold();
-    const bool cancel = f.in.options().has("--cancel-on-interrupt") || ask_yes_no("Cancel job " + f.job_id + "?");
-    if (!cancel) {
-      f.view.note(leave);
-      return kExitDetached;
-    }
-    cancel_sent = true;
-    if (cancel_job(f.in.api(), f.job_id)) {
-      f.view.note("cancelling job " + f.job_id + ": running tasks are being killed (Ctrl-C again: stop waiting)");
-    }
-  }
-  return kExitOk;
-}
-
 int run_job(Invocation& in) {
   RunRequest request = parse_run_request(in.options());
   Hostnames names = agent_hostnames(in.api());
@@ -101,20 +53,8 @@ int run_job(Invocation& in) {
 
   install_interrupt_flag();  // from here on Ctrl-C must not lose track of the job
   auto submitted = in.api().call("POST", "/api/v1/jobs", body);
-  const std::string job_id = field_text(submitted.get(), "id");
   const auto total = static_cast<std::size_t>(field_number(submitted.get(), "tasks"));
-  const ViewMode mode = in.json() ? ViewMode::json : stdout_is_terminal() ? ViewMode::terminal : ViewMode::plain;
-  // People read "web-1/0f8fad5b" where host names repeat; programs get the host name as it is.
-  RunView view(mode, mode == ViewMode::json ? names : display_names(names), total);
-  view.submitted(job_id);
-
-  Follow follow{in, view, job_id, ""};
-  if (const int detached = follow_to_end(follow); detached != kExitOk) return detached;
-  auto job = in.api().call("GET", "/api/v1/jobs/" + job_id);
-  if (mode == ViewMode::json) for_each_task(in.api(), job_id, [&view](cJSON* task) { view.result(task); });
-  view.finish(job.get());
-  const std::string state = field_text(job.get(), "state");
-  return state == "succeeded" ? kExitOk : state == "cancelled" ? kExitCancelled : kExitTasksFailed;
+  return watch_job(in, field_text(submitted.get(), "id"), total, names);
 }
 
 }  // namespace
@@ -136,7 +76,7 @@ std::vector<Command> run_commands() {
        "agent streams live, the head of each task's output; `muster job ID --output` prints\n"
        "the kept head and tail of long output.\n\n"
        "Ctrl-C asks whether to cancel the job (running tasks are killed); answering no\n"
-       "leaves it running (exit 130). Exit: 0 all tasks succeeded, 1 some did not,\n"
+       "leaves it running (exit 130; `muster job ID --follow` picks it up again). Exit: 0 all tasks succeeded, 1 some did not,\n"
        "5 cancelled; see `muster help` for the others.\n",
        run_option_specs(),
        run_job},

@@ -261,10 +261,18 @@ class InterruptAndResumeTest(MusterCliCase):
         proc.send_signal(signal.SIGINT)
         out, err = (s.decode() for s in proc.communicate(timeout=30))
         self.assertEqual(proc.returncode, 130, f"{out}\n{err}")
-        self.assertIn(f"job {job_id} keeps running; follow it with: muster job {job_id}", err)
+        self.assertIn(f"job {job_id} keeps running; follow it again with: muster job {job_id} --follow", err)
         self.assertEqual(self.stack.job(job_id)["state"], "running")
+
+        # Picked up again: the whole job from its start, to its end.
+        follow = subprocess.Popen([str(self.muster_bin()), "job", job_id, "--follow"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env(),
+                                  start_new_session=True)
+        self.assertEqual(follow.stdout.readline().decode(), f"job {job_id}: 2 tasks\n")
         self.assertExit(self.muster("cancel", job_id), 0)
-        self.stack.wait_job(job_id)
+        out, err = (s.decode() for s in follow.communicate(timeout=60))
+        self.assertEqual(follow.returncode, 5, f"{out}\n{err}")
+        self.assertIn("2 tasks: 2 cancelled", out)
 
     def test_a_restarted_hub_is_followed_where_the_stream_stopped(self):
         proc, job_id = self.start_run(command="sleep 6; echo after-restart")
