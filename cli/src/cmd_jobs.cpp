@@ -6,6 +6,7 @@
 #include "errors.hpp"
 #include "progress.hpp"
 #include "queries.hpp"
+#include "run_view.hpp"
 #include "watch.hpp"
 #include "terminal.hpp"
 
@@ -138,7 +139,8 @@ std::vector<Command> job_commands() {
        "start to its end, with the same views, Ctrl-C and exit statuses.\n",
        {{"--output", nullptr, "print each task's output"},
         {"--follow", nullptr, "follow the job to its end, as muster run does"},
-        {"--cancel-on-interrupt", nullptr, "with --follow: Ctrl-C cancels the job without asking"}},
+        {"--cancel-on-interrupt", nullptr, "with --follow: Ctrl-C cancels the job without asking"},
+        show_option()},
        show_job},
       {"cancel", "ID", "cancel a job: nothing more is dispatched, running tasks are killed",
        "A job that already finished is a conflict (exit 3).\n", {}, cancel},

@@ -5,6 +5,7 @@
 #include "queries.hpp"
 #include "run_request.hpp"
 #include "terminal.hpp"
+#include "run_view.hpp"
 #include "watch.hpp"
 
 namespace muster::cli {
@@ -46,6 +47,7 @@ int dry_run(Invocation& in, const std::string& body, const Hostnames& names) {
 
 int run_job(Invocation& in) {
   RunRequest request = parse_run_request(in.options());
+  chosen_show(in.options());  // a usage error before anything is submitted
   Hostnames names = agent_hostnames(in.api());
   resolve_hostnames(request, names);
   const std::string body = job_request_json(request);
@@ -55,6 +57,12 @@ int run_job(Invocation& in) {
   auto submitted = in.api().call("POST", "/api/v1/jobs", body);
   const auto total = static_cast<std::size_t>(field_number(submitted.get(), "tasks"));
   return watch_job(in, field_text(submitted.get(), "id"), total, names);
+}
+
+std::vector<OptionSpec> run_and_show_options() {
+  std::vector<OptionSpec> specs = run_option_specs();
+  specs.push_back(show_option());
+  return specs;
 }
 
 }  // namespace
@@ -78,7 +86,7 @@ std::vector<Command> run_commands() {
        "Ctrl-C asks whether to cancel the job (running tasks are killed); answering no\n"
        "leaves it running (exit 130; `muster job ID --follow` picks it up again). Exit: 0 all tasks succeeded, 1 some did not,\n"
        "5 cancelled; see `muster help` for the others.\n",
-       run_option_specs(),
+       run_and_show_options(),
        run_job},
   };
 }

@@ -1,6 +1,7 @@
 #include "run_view.hpp"
 
 #include "display.hpp"
+#include "errors.hpp"
 #include "muster/proto/json.hpp"
 #include "terminal.hpp"
 
@@ -22,6 +23,20 @@ std::string words(std::string state) {  // "timed_out" -> "timed out"
 }
 
 }  // namespace
+
+ShowTasks chosen_show(const ParsedOptions& options) {
+  const std::string text = options.value("--show", "all");
+  if (text == "all") return ShowTasks::all;
+  if (text == "failed") return ShowTasks::failed;
+  if (text == "none") return ShowTasks::none;
+  throw usage_error("--show takes all, failed or none, not \"" + text + "\"");
+}
+
+const OptionSpec& show_option() {
+  static const OptionSpec spec{"--show", "all|failed|none",
+                               "whose output to print as tasks end (default all; the summary always)"};
+  return spec;
+}
 
 RunView::RunView(ViewMode mode, Hostnames hostnames, std::size_t total, std::FILE* out, std::FILE* err)
     : mode_(mode),
@@ -101,15 +116,19 @@ void RunView::event(const JobEvent& e) {
 }
 
 void RunView::task_ended(const std::string& agent_id, const std::string& state) {
-  clear_progress();
   const std::string name = host(agent_id);
+  const bool succeeded = state == "succeeded";
+  if (!succeeded && ++failed_listed_ <= kFailedHostsListed) {
+    failed_hosts_ += (failed_hosts_.empty() ? "" : ", ") + name;
+  }
+  if (show_ == ShowTasks::none || (show_ == ShowTasks::failed && succeeded)) return;
+  clear_progress();
   const TaskOutput& o = output_[agent_id];
   const std::string prefix = paint(kBold, name) + ": ";
   print_lines(out_, prefix, o.out);
   print_lines(err_, prefix, o.err);
-  if (state != "succeeded") {
+  if (!succeeded) {
     std::fprintf(out_, "%s%s\n", prefix.c_str(), paint(kRed, "task " + words(state)).c_str());
-    if (++failed_listed_ <= kFailedHostsListed) failed_hosts_ += (failed_hosts_.empty() ? "" : ", ") + name;
   } else if (o.out.empty() && o.err.empty()) {
     std::fprintf(out_, "%s%s\n", prefix.c_str(), paint(kDim, "succeeded, no output").c_str());
   }

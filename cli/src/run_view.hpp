@@ -12,17 +12,25 @@
 #include <string>
 
 #include "job_events.hpp"
+#include "options.hpp"
 #include "progress.hpp"
 #include "queries.hpp"
 
 namespace muster::cli {
 
 enum class ViewMode { terminal, plain, json };
+// Whose output the terminal and plain views print as tasks end (--show):
+// with thousands of hosts, the output of the ones that failed is what matters.
+enum class ShowTasks { all, failed, none };
+const OptionSpec& show_option();
+// The --show choice; throws CliError(kExitUsage) for an unknown one.
+ShowTasks chosen_show(const ParsedOptions& options);
 
 class RunView {
  public:
   RunView(ViewMode mode, Hostnames hostnames, std::size_t total, std::FILE* out = stdout, std::FILE* err = stderr);
 
+  void show(ShowTasks which) { show_ = which; }
   void submitted(const std::string& job_id);
   void event(const JobEvent& e);
   // Redraws the progress line (terminal), at most every 100 ms.
@@ -64,6 +72,7 @@ class RunView {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point drawn_at_{};
   bool progress_shown_ = false;
+  ShowTasks show_ = ShowTasks::all;
   std::size_t failed_listed_ = 0;
   std::string failed_hosts_;
 };

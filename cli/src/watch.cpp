@@ -60,10 +60,12 @@ int follow_to_end(Follow& f) {
 }  // namespace
 
 int watch_job(Invocation& in, const std::string& job_id, std::size_t total, const Hostnames& names) {
+  const ShowTasks show = chosen_show(in.options());
   install_interrupt_flag();
   const ViewMode mode = in.json() ? ViewMode::json : stdout_is_terminal() ? ViewMode::terminal : ViewMode::plain;
   // People read "web-1/0f8fad5b" where host names repeat; programs get the host name as it is.
   RunView view(mode, mode == ViewMode::json ? names : display_names(names), total);
+  view.show(show);
   view.submitted(job_id);
 
   Follow follow{in, view, job_id, ""};

@@ -78,6 +78,31 @@ TEST(RunView, PlainLinesPrefixedByHostWithoutEscapes) {
   EXPECT_EQ(err.text(), "web-1: warn\n");
 }
 
+TEST(RunView, ShowFailedPrintsOnlyTheTasksThatDidNotSucceed) {
+  Capture out, err;
+  RunView view(ViewMode::plain, {{"a", "web-1"}, {"b", "web-2"}}, 2, out.file(), err.file());
+  view.show(ShowTasks::failed);
+  play(view);
+  view.finish(job(R"({"state":"failed","total":2,"counts":{"succeeded":1,"failed":1}})").get());
+  const std::string text = out.text();
+  EXPECT_EQ(text.find("web-1"), std::string::npos) << text;
+  EXPECT_NE(text.find("web-2: task failed\n"), std::string::npos) << text;
+  EXPECT_EQ(err.text(), "");
+}
+
+TEST(RunView, ShowNoneStillSummarizes) {
+  Capture out, err;
+  RunView view(ViewMode::plain, {{"a", "web-1"}, {"b", "web-2"}}, 2, out.file(), err.file());
+  view.show(ShowTasks::none);
+  play(view);
+  view.finish(job(R"({"state":"failed","total":2,"counts":{"succeeded":1,"failed":1}})").get());
+  const std::string text = out.text();
+  EXPECT_EQ(text.substr(0, text.find('\n') + 1), "job j1: 2 tasks\n");
+  EXPECT_NE(text.find("\n2 tasks: 1 succeeded, 1 failed in "), std::string::npos) << text;
+  EXPECT_NE(text.find("not succeeded: web-2"), std::string::npos) << text;
+  EXPECT_EQ(text.find("web-2: "), std::string::npos) << text;
+}
+
 TEST(RunView, TerminalRedrawsOneProgressLineThenTheSummary) {
   setenv("NO_COLOR", "1", 1);
   Capture out, err;

@@ -172,10 +172,13 @@ class ErrorsTest(MusterCliCase):
         self.assertRegex(err, rf"^muster: {re.escape(url)}: cannot connect \(.*\); check the hub URL")
 
     def test_usage_errors_exit_2(self):
+        jobs_before = self.stack.api("GET", "/api/v1/jobs")[1]["jobs"]
         for args in (["bogus"], ["run", "--", "uptime"], ["run", "--all"], ["tokens"],
-                     ["run", "--all", "--max-failures", "lots", "--", "x"], ["jobs", "--limit", "0"]):
+                     ["run", "--all", "--max-failures", "lots", "--", "x"], ["jobs", "--limit", "0"],
+                     ["run", "--all", "--show", "some", "--", "x"]):
             _, err = self.assertExit(self.muster(*args), 2)
             self.assertTrue(err.startswith("muster: "), err)
+        self.assertEqual(self.stack.api("GET", "/api/v1/jobs")[1]["jobs"], jobs_before, "nothing submitted")
         _, err = self.assertExit(self.muster("agents", MUSTER_URL="", HOME=self.home), 2)
         self.assertIn("no hub URL", err)
 
