@@ -6,7 +6,6 @@ code, TLS and connection failures with advice, Ctrl-C, and the admin commands.""
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -15,7 +14,7 @@ import unittest
 from pathlib import Path
 
 from stackcase import StackTestCase, StackError, wait_until
-from stacklib.util import free_port
+from stacklib.util import free_port, require_tool
 
 ESCAPE = "\x1b"
 
@@ -290,7 +289,6 @@ class InterruptAndResumeTest(MusterCliCase):
         self.assertIn("2 tasks: 2 succeeded", out)
 
 
-@unittest.skipUnless(shutil.which("tmux"), "tmux is missing (ci/install-deps.sh installs it)")
 class TerminalTest(MusterCliCase):
     """The terminal view, read from a tmux pane: a progress line redrawn in
     place that ends in the summary, and Ctrl-C asking whether to cancel."""
@@ -299,6 +297,8 @@ class TerminalTest(MusterCliCase):
 
     def setUp(self):
         super().setUp()
+        require_tool("tmux")  # ci/install-deps.sh installs it; ci/check-tools.sh checks that
+
         # One tmux server per test: a server still exiting must not meet the next test.
         self.socket = f"muster-cli-{os.getpid()}-{self._testMethodName}"
         self.addCleanup(subprocess.run, ["tmux", "-L", self.socket, "kill-server"], capture_output=True)
