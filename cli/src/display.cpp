@@ -66,6 +66,7 @@ void Table::print(std::FILE* out, std::size_t width) const {
       if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
     }
     if (width > 0 && line.size() > width) line.resize(width);
+    line.erase(line.find_last_not_of(' ') + 1);  // empty last cells leave no trailing blanks
     std::fprintf(out, "%s\n", line.c_str());
   }
 }

@@ -38,14 +38,16 @@ TEST(Table, AlignsColumnsAndCutsLinesToTheWidth) {
   Table table({"ID", "STATE", "COMMAND"});
   table.add({"a1", "succeeded", "uname -a"});
   table.add({"b22", "failed", "a very long command line"});
+  table.add({"c", "", ""});
   table.print(out, 30);
   std::fclose(out);
   EXPECT_EQ(std::string(data, size),
             "ID   STATE      COMMAND\n"
             "a1   succeeded  uname -a\n"
-            "b22  failed     a very long co\n");
+            "b22  failed     a very long co\n"
+            "c\n");
   std::free(data);
-  EXPECT_EQ(table.rows(), 2u);
+  EXPECT_EQ(table.rows(), 3u);
 }
 
 TEST(PrintPrefixed, EveryLineGetsThePrefix) {
