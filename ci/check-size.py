@@ -38,7 +38,7 @@ def long_functions(lines):
 
 def main():
     failures = 0
-    for folder in ("hub/src", "proto/src"):
+    for folder in ("hub/src", "proto/src", "cli"):
         for path in sorted((ROOT / folder).rglob("*.[ch]pp")):
             lines = path.read_text().splitlines()
             name = path.relative_to(ROOT)

@@ -7,7 +7,8 @@
 #   TARGET: linux-x86_64-static linux-aarch64 linux-armhf windows-x86_64
 #
 # Output: build/cross/<target>/agent/muster-agent[.exe] (unstripped) and
-# build/cross/<target>/muster-agent[.exe] (stripped, the artifact).
+# build/cross/<target>/muster-agent[.exe] (stripped, the artifact); for the
+# Linux targets also the command line, build/cross/<target>/muster (stripped).
 # Dependencies are cached in /var/cache/muster-deps (deps/build.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,7 +38,7 @@ for t in "${targets[@]}"; do
   exe=muster-agent; [[ "$t" == windows-* ]] && exe=muster-agent.exe
   bdir="build/cross/$t"
   # A failed build must not leave the previous artifact for the e2e tests.
-  rm -f "$bdir/$exe"
+  rm -f "$bdir/$exe" "$bdir/muster"
   echo "== $t: dependencies"
   t0=$(date +%s)
   if ! deps/build.sh "$t"; then
@@ -55,11 +56,16 @@ for t in "${targets[@]}"; do
   t2=$(date +%s)
   "$(strip_for "$t")" -o "$bdir/$exe" "$bdir/agent/$exe"
   size=$(stat -c %s "$bdir/$exe")
+  cli_size=""
+  if [[ "$t" != windows-* ]]; then  # the command line's terminal code is POSIX
+    "$(strip_for "$t")" -o "$bdir/muster" "$bdir/cli/muster"
+    cli_size=", stripped muster $(stat -c %s "$bdir/muster") bytes"
+  fi
   echo "== $t: unit tests (under the target's emulator)"
   unit=passed
   ctest --test-dir "$bdir" -L unit -j "$(nproc)" --output-on-failure --timeout 120 || { unit=FAILED; failed+=("$t:unit"); }
   t3=$(date +%s)
-  summary+=("$t: deps $((t1 - t0)) s, agent build $((t2 - t1)) s, unit tests $((t3 - t2)) s ($unit), stripped $exe $size bytes")
+  summary+=("$t: deps $((t1 - t0)) s, agent build $((t2 - t1)) s, unit tests $((t3 - t2)) s ($unit), stripped $exe $size bytes$cli_size")
 done
 
 if [ "$e2e" = 1 ]; then

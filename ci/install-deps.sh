@@ -17,6 +17,7 @@ packages=(
   redis-server prosody openssl
   ejabberd erlang-base
   python3 python3-slixmpp procps util-linux curl
+  tmux   # the terminal view of `muster run`, read from a tmux pane (tests/integration/test_muster_cli.py)
   gcovr  # ci/coverage.sh
   prometheus  # promtool and a real server scraping the test stack's /metrics
 )

@@ -1,4 +1,4 @@
-# libFuzzer harnesses (proto/fuzz, hub/fuzz): -DMUSTER_FUZZ=ON, clang only
+# libFuzzer harnesses (proto/fuzz, cli/fuzz, hub/fuzz): -DMUSTER_FUZZ=ON, clang only
 # (the `fuzz` preset). Muster's own code is built with coverage feedback and
 # ASan+UBSan; each harness links libFuzzer. ci/fuzz.sh builds the target
 # muster_fuzzers and runs each harness for a bounded time from its seeds.
@@ -33,6 +33,7 @@ function(muster_add_fuzzer name)
 endfunction()
 
 add_subdirectory(proto/fuzz)
+add_subdirectory(cli/fuzz)
 if(MUSTER_BUILD_HUB)
   add_subdirectory(hub/fuzz)
 endif()

@@ -1,6 +1,6 @@
 #include "enroll.hpp"
 
-#include "http_client.hpp"
+#include "muster/proto/http_client.hpp"
 #include "platform/facts.hpp"
 #include "version.hpp"
 
@@ -14,19 +14,13 @@ proto::Result<AgentState> enroll(const EnrollOptions& options) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   url += "/api/v1/enroll";
 
-  auto response = http_post_json(url, options.token, proto::encode(facts), options.ca_file);
+  auto response = proto::http_post_json(url, options.token, proto::encode(facts), options.ca_file);
   if (!response) return response.error();
   if (response->status != 201) {
     // The hub's errors are {"error": {"code", "message"}}; show them as given.
     std::string detail = response->body.substr(0, 512);
-    if (auto root = proto::parse_object(response->body)) {
-      const cJSON* error = nullptr;
-      std::string code, message;
-      proto::FieldReader(root->get(), "").optional_object("error", error);
-      if (error != nullptr) {
-        proto::FieldReader(error, "").required("code", code).required("message", message);
-        detail = code + ": " + message;
-      }
+    if (proto::ApiErrorBody error; proto::parse_api_error(response->body, error)) {
+      detail = error.code + ": " + error.message;
     }
     return proto::Error{proto::ErrorCode::io,
                         "enrollment refused (HTTP " + std::to_string(response->status) + "): " + detail};

@@ -62,8 +62,9 @@ def cmd_up(args):
     stack = MusterStack(args.dir, agents=args.agents, detached=True, xmpp_server=args.xmpp_server)
     stack.start()
     env_file = stack.dir / "demo.env"
-    env_file.write_text(f"MUSTER_URL={stack.hub_url}\nMUSTER_TOKEN={stack.admin_token}\n"
-                        f"MUSTER_CA={stack.ca_file}\n")
+    # Exported, so `. demo.env; muster agents` hands them to the command line.
+    env_file.write_text(f"export MUSTER_URL={stack.hub_url}\nexport MUSTER_TOKEN={stack.admin_token}\n"
+                        f"export MUSTER_CA={stack.ca_file}\n")
     env_file.chmod(0o600)
     print(f"hub URL:     {stack.hub_url}")
     print(f"admin token: {stack.admin_token}")
@@ -93,9 +94,14 @@ def cmd_demo(args):
             print(f"    stderr: {task['stderr']!r}")
     env_file = stack.dir / "demo.env"
     print(f"""
-The stack keeps running. Use the API with curl:
+The stack keeps running. Use it with the command line (docs/cli.md):
 
     . {env_file}
+    {stack.build / 'cli' / 'muster'} agents
+    {stack.build / 'cli' / 'muster'} run --all -- uptime
+
+or the API with curl:
+
     curl --cacert $MUSTER_CA -H "Authorization: Bearer $MUSTER_TOKEN" $MUSTER_URL/api/v1/agents
     curl --cacert $MUSTER_CA -H "Authorization: Bearer $MUSTER_TOKEN" \\
          -d '{{"command": "uptime", "targets": {{"all": true}}}}' $MUSTER_URL/api/v1/jobs
