@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "display.hpp"
 #include "errors.hpp"
+#include "queries.hpp"
 #include "terminal.hpp"
 
 namespace muster::cli {
@@ -29,18 +30,16 @@ bool agent_matches(const cJSON* agent, const ParsedOptions& o) {
 
 int list_agents(Invocation& in) {
   for (const auto& l : in.options().all("--label")) key_value("--label", l);  // usage errors before the call
-  auto answer = in.api().call("GET", "/api/v1/agents");
-  const cJSON* agents = cJSON_GetObjectItemCaseSensitive(answer.get(), "agents");
   proto::JsonPtr kept(cJSON_CreateArray());
   std::map<std::string, std::size_t> by_status;
   Table table({"ID", "HOSTNAME", "STATUS", "REGION", "VERSION", "LABELS"});
-  for (const cJSON* a = cJSON_IsArray(agents) ? agents->child : nullptr; a != nullptr; a = a->next) {
-    if (!agent_matches(a, in.options())) continue;
+  for_each_agent(in.api(), [&](const cJSON* a) {
+    if (!agent_matches(a, in.options())) return;
     ++by_status[field_text(a, "status")];
     cJSON_AddItemToArray(kept.get(), cJSON_Duplicate(a, true));
     table.add({field_text(a, "id"), field_text(a, "hostname"), field_text(a, "status"), field_text(a, "region"),
                field_text(a, "agent_version"), labels_text(a, "labels")});
-  }
+  });
   if (in.json()) {
     std::printf("%s\n", proto::JsonBuilder().add_node("agents", std::move(kept)).dump().c_str());
     return kExitOk;

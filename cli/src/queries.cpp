@@ -4,13 +4,19 @@
 
 namespace muster::cli {
 
+void for_each_agent(ApiClient& api, const std::function<void(const cJSON*)>& each) {
+  std::string cursor;
+  do {
+    auto page = api.call("GET", "/api/v1/agents?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    const cJSON* agents = cJSON_GetObjectItemCaseSensitive(page.get(), "agents");
+    for (const cJSON* a = cJSON_IsArray(agents) ? agents->child : nullptr; a != nullptr; a = a->next) each(a);
+    cursor = field_text(page.get(), "next_cursor");
+  } while (!cursor.empty());
+}
+
 Hostnames agent_hostnames(ApiClient& api) {
   Hostnames names;
-  auto answer = api.call("GET", "/api/v1/agents");
-  const cJSON* agents = cJSON_GetObjectItemCaseSensitive(answer.get(), "agents");
-  for (const cJSON* a = cJSON_IsArray(agents) ? agents->child : nullptr; a != nullptr; a = a->next) {
-    names[field_text(a, "id")] = field_text(a, "hostname");
-  }
+  for_each_agent(api, [&](const cJSON* a) { names[field_text(a, "id")] = field_text(a, "hostname"); });
   return names;
 }
 

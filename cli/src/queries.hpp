@@ -10,7 +10,10 @@ namespace muster::cli {
 
 using Hostnames = std::map<std::string, std::string>;  // agent id -> host name
 
-// Every agent's host name, from GET /api/v1/agents.
+// Calls `each` for every agent of the tenant, page by page (GET /api/v1/agents).
+void for_each_agent(ApiClient& api, const std::function<void(const cJSON*)>& each);
+
+// Every agent's host name.
 Hostnames agent_hostnames(ApiClient& api);
 
 // The names to show: a host name several agents share (cloned machines)
