@@ -21,6 +21,7 @@
 #include "core/jobs.hpp"
 #include "master/shard_leases.hpp"
 #include "muster/proto/log.hpp"
+#include "muster/version.hpp"
 #include "store/redis_api_store.hpp"
 #include "store/store.hpp"
 
@@ -145,7 +146,7 @@ int main(int argc, char** argv) {
   int i = 1;
   if (argc > 1 && argv[1][0] != '-') args.command = argv[i++];
   if (args.command == "version") {
-    std::cout << "muster-hub " << MUSTER_VERSION << std::endl;
+    std::cout << "muster-hub " << muster::kVersion << std::endl;
     return kOk;
   }
   if (const auto early_exit = parse_flags(std::vector<std::string>(argv + i, argv + argc), args)) return *early_exit;
