@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ci/lib.sh
 
 packages=(
-  dpkg-dev fakeroot lintian          # build and lint .deb (dpkg-deb, dpkg-architecture)
+  dpkg-dev lintian                   # build and lint .deb
   rpm rpmlint                        # rpmbuild, rpm --root, rpmlint
   apt-utils gnupg                    # apt-ftparchive and the signed test repository
   debootstrap systemd-container      # the Debian 12 test root, booted with systemd-nspawn

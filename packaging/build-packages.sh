@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=(linux-x86_64-static linux-aarch64 linux-armhf)
 [[ "$release" =~ ^[1-9][0-9]*$ ]] || die "--release must be a positive number, not '$release'"
-for tool in dpkg-deb rpmbuild fakeroot; do
+for tool in dpkg-deb rpmbuild; do
   command -v "$tool" >/dev/null || die "$tool is missing: run ci/install-packaging-deps.sh"
 done
 
