@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(
   dpkg-dev lintian                   # build and lint .deb
-  rpm rpmlint                        # rpmbuild, rpm --root, rpmlint
+  rpm rpmlint                        # rpmbuild, rpmsign, rpm --root, rpmlint
+  createrepo-c                       # the yum/dnf repository metadata
   apt-utils gnupg                    # apt-ftparchive and the signed test repository
   debootstrap systemd-container      # the Debian 12 test root, booted with systemd-nspawn
   qemu-user-static                   # `muster-agent version` of the ARM binaries at packaging time

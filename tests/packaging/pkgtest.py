@@ -163,16 +163,17 @@ class ScratchRoot:
 
 # -- GnuPG keys for signed repositories ------------------------------------------
 
-def make_signing_key(home, name):
+def make_signing_key(home, name, algo="ed25519"):
     """A new passphrase-less signing key in GNUPGHOME `home`; returns its fingerprint."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = dict(os.environ, GNUPGHOME=str(home))
-    run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", f"{name} <repo@muster.test>", "ed25519", "sign",
+    run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", f"{name} <repo@muster.test>", algo, "sign",
          "never"], env=env)
     out = run(["gpg", "--batch", "--with-colons", "--list-keys", name], env=env).stdout
     return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr"))
 
 
-def publish_repo(home, key, out, debs):
+def publish_repo(home, key, out, packages, kind="apt"):
+    """packaging/publish-{apt,yum}-repo.sh with the key of GNUPGHOME `home`."""
     env = dict(os.environ, GNUPGHOME=str(home))
-    run([REPO_ROOT / "packaging" / "publish-apt-repo.sh", "--key", key, "--out", out, *debs], env=env)
+    run([REPO_ROOT / "packaging" / f"publish-{kind}-repo.sh", "--key", key, "--out", out, *packages], env=env)
