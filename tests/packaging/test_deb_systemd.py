@@ -8,7 +8,10 @@ muster-hub from build/dev; tests/support/muster_stack.py).
    package enables and starts the service, the agent enrolls itself, empties
    the token in agent.conf and runs a job.
 2. An upgrade to the next package revision restarts the service (new PID)
-   and keeps the machine's UUID; the agent runs a job again.
+   and keeps the machine's UUID; the agent runs a job again. With
+   MUSTER_PACKAGING_NEXT_DEB=/path/to/muster-agent_X_amd64.deb (a package of
+   an agent built with another project(VERSION)) the upgrade goes to that
+   package instead, so the versioned folder and /usr/sbin link move too.
 3. remove stops the service and keeps /var/lib/muster-agent; purge deletes it
    and /etc/muster.
 4. Installed again with a token the hub refuses: the journal says why, the
@@ -24,7 +27,7 @@ import time
 from pathlib import Path
 
 from pkgtest import (REPO_ROOT, ScratchRoot, agent_targets, build_packages, main, make_signing_key,
-                     project_version, publish_repo, require, require_root, say)
+                     project_version, publish_repo, require, require_root, run, say)
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))
 from muster_stack import MusterStack, StackError, wait_until  # noqa: E402
@@ -175,17 +178,23 @@ def install_enroll_and_run(root, box, stack, version):
     return uuid
 
 
-def upgrade_keeps_uuid(root, box, stack, version, uuid):
+def upgrade_keeps_uuid(root, box, stack, next_version, uuid):
     pid_before = box.show("MainPID")
-    apt_install(box, f"muster-agent={version}-2")
+    apt_install(box, f"muster-agent={next_version}")
     status = box.run("dpkg-query", "-W", "-f=${Version}", "muster-agent").stdout
-    assert status == f"{version}-2", status
+    assert status == next_version, status
+    binary_version = next_version.rsplit("-", 1)[0]
+    printed = box.run("/usr/sbin/muster-agent", "version").stdout.strip()
+    assert printed == f"muster-agent {binary_version}", printed
+    old_dirs = [p.name for p in root.file("/usr/lib/muster-agent").iterdir()]
+    assert old_dirs == [binary_version], f"versioned folders after the upgrade: {old_dirs}"
     wait_until(lambda: box.show("MainPID") not in ("0", pid_before), 30, "the upgrade to restart the agent")
     assert wait_state_uuid(root, box) == uuid, "the upgrade changed the agent's UUID"
     time.sleep(1)
     wait_online(stack, uuid, box)
     assert len(stack.agents()) == 1, stack.agents()
-    say(f"upgraded to {version}-2: agent PID {pid_before} -> {box.show('MainPID')}, UUID kept: {uuid}")
+    say(f"upgraded to {next_version} ({printed}): agent PID {pid_before} -> {box.show('MainPID')}, "
+        f"UUID kept: {uuid}")
     run_job_on(stack, uuid, "upgraded")
 
 
@@ -203,9 +212,9 @@ def remove_then_purge(root, box, uuid):
     say("purged: /var/lib/muster-agent and agent.conf deleted")
 
 
-def refused_token_backs_off(root, box, stack, version):
+def refused_token_backs_off(root, box, stack, next_version):
     preseed(root, stack, "not-a-valid-token")
-    apt_install(box, f"muster-agent={version}-2")
+    apt_install(box, f"muster-agent={next_version}")
 
     def failures():
         return box.journal().count("enrollment failed: enrollment refused (HTTP 401")
@@ -228,9 +237,18 @@ def test():
     with tempfile.TemporaryDirectory(prefix="muster-deb-") as tmp, ScratchRoot() as root:
         tmp = Path(tmp)
         build_packages(tmp / "r1", release=1)
-        build_packages(tmp / "r2", release=2)
+        first = tmp / "r1" / f"muster-agent_{version}-1_amd64.deb"
+        following = os.environ.get("MUSTER_PACKAGING_NEXT_DEB")
+        if following:
+            following = Path(following).resolve()
+        else:
+            build_packages(tmp / "r2", release=2)
+            following = tmp / "r2" / f"muster-agent_{version}-2_amd64.deb"
+        next_version = run(["dpkg-deb", "-f", following, "Version"]).stdout.strip()
+        assert run(["dpkg", "--compare-versions", next_version, "gt", f"{version}-1"], check=False).returncode == 0, \
+            f"{following} ({next_version}) is not newer than {version}-1"
         key = make_signing_key(tmp / "gnupg", "Muster test archive")
-        debs = [tmp / "r1" / f"muster-agent_{version}-1_amd64.deb", tmp / "r2" / f"muster-agent_{version}-2_amd64.deb"]
+        debs = [first, following]
         publish_repo(tmp / "gnupg", key, root.file("/srv/muster-repo"), debs)
         keyring = root.file("/etc/apt/keyrings/muster.gpg")
         keyring.parent.mkdir(parents=True, exist_ok=True)
@@ -248,9 +266,9 @@ def test():
                 f"{box.run('cat', '/proc/1/comm').stdout.strip()}")
             box.run("apt-get", "update")
             uuid = install_enroll_and_run(root, box, stack, version)
-            upgrade_keeps_uuid(root, box, stack, version, uuid)
+            upgrade_keeps_uuid(root, box, stack, next_version, uuid)
             remove_then_purge(root, box, uuid)
-            refused_token_backs_off(root, box, stack, version)
+            refused_token_backs_off(root, box, stack, next_version)
         except StackError as e:
             raise AssertionError(str(e)) from e
         finally:
