@@ -86,10 +86,13 @@ std::string parse_args(const std::vector<std::string>& argv, Args& args) {
 }
 
 // With --config FILE, the file's state_dir, task_user and log_level replace
-// the defaults; flags on the command line still win. Returns an error text or
-// empty.
+// the defaults; flags on the command line still win. A file that does not
+// exist yet is no error (the Windows installer cannot ship one that survives
+// upgrades): enrollment then says so in the log and waits for it. Returns an
+// error text or empty.
 std::string parse_args_with_config(const std::vector<std::string>& argv, Args& args) {
   if (auto problem = parse_args(argv, args); !problem.empty() || args.config.empty()) return problem;
+  if (!platform::file_exists(args.config)) return {};
   auto config = load_agent_config(args.config);
   if (!config) return config.error().message;
   Args merged;
