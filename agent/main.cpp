@@ -162,6 +162,9 @@ int run_service(const Args& args) {
   int code = kOk;
   std::string error;
   const platform::ServiceBody body = [&args](volatile std::sig_atomic_t* stop, const std::function<void()>& ready) {
+    // A fresh install's service starts before enrollment made the state
+    // directory; its log goes there from the first line.
+    if (auto made = platform::make_private_dir(args.state_dir); !made) LOG_ERROR("%s", made.error().message.c_str());
     const std::string log_path = platform::join_path(args.state_dir, "agent.log");
     if (!log_to_file(log_path)) LOG_ERROR("cannot open the log file %s", log_path.c_str());
     LOG_INFO("muster-agent %s started as a service (state %s)", kAgentVersion, args.state_dir.c_str());
