@@ -10,6 +10,7 @@ packages=(
   dpkg-dev lintian                   # build and lint .deb
   rpm rpmlint                        # rpmbuild, rpmsign, rpm --root, rpmlint
   createrepo-c                       # the yum/dnf repository metadata
+  wixl msitools                      # the Windows .msi (wixl) and its inspection (msiinfo)
   apt-utils gnupg                    # apt-ftparchive and the signed test repository
   debootstrap systemd-container      # the Debian 12 test root, booted with systemd-nspawn
   qemu-user-static                   # `muster-agent version` of the ARM binaries at packaging time

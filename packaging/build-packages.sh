@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds the muster-agent .deb and .rpm of each Linux target from the static
-# and cross-built binaries that ci/cross.sh leaves in build/cross/<target>/.
+# Builds the muster-agent .deb and .rpm of each Linux target, and the .msi of
+# the Windows one, from the static and cross-built binaries that ci/cross.sh
+# leaves in build/cross/<target>/.
 #
 # Usage: packaging/build-packages.sh [--release N] [--out DIR] [--lint] [TARGET...]
-#   TARGET   linux-x86_64-static, linux-aarch64, linux-armhf (default: all three)
+#   TARGET   linux-x86_64-static, linux-aarch64, linux-armhf, windows-x86_64
+#            (default: the three Linux ones, and Windows if its agent is built)
 #   --release N   package revision (deb VERSION-N, rpm Release N; default 1):
 #                 a new package of the same agent version, e.g. a packaging fix
 #   --out DIR     where the packages go (default: build/packages)
@@ -29,12 +31,15 @@ while [ $# -gt 0 ]; do
     --release) [ $# -ge 2 ] || die "--release needs a number"; release="$2"; shift 2 ;;
     --out) [ $# -ge 2 ] || die "--out needs a folder"; out="$2"; shift 2 ;;
     --lint) lint=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(linux-x86_64-static linux-aarch64 linux-armhf)
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(linux-x86_64-static linux-aarch64 linux-armhf)
+  [ -f build/cross/windows-x86_64/muster-agent.exe ] && targets+=(windows-x86_64)
+fi
 [[ "$release" =~ ^[1-9][0-9]*$ ]] || die "--release must be a positive number, not '$release'"
 for tool in dpkg-deb rpmbuild; do
   command -v "$tool" >/dev/null || die "$tool is missing: run ci/install-packaging-deps.sh"
@@ -49,7 +54,13 @@ umask 022
 # target -> Debian architecture, rpm architecture, how to run its binary here
 deb_arch() { case "$1" in linux-x86_64-static) echo amd64 ;; linux-aarch64) echo arm64 ;; linux-armhf) echo armhf ;; esac; }
 rpm_arch() { case "$1" in linux-x86_64-static) echo x86_64 ;; linux-aarch64) echo aarch64 ;; linux-armhf) echo armv7hl ;; esac; }
-emulator() { case "$1" in linux-aarch64) echo qemu-aarch64-static ;; linux-armhf) echo qemu-arm-static ;; esac; }
+emulator() {
+  case "$1" in
+    linux-aarch64) echo qemu-aarch64-static ;;
+    linux-armhf) echo qemu-arm-static ;;
+    windows-x86_64) echo "$root/cross/emulators/wine.sh" ;;
+  esac
+}
 
 # The static libraries inside the binary, with their licenses, for the
 # copyright file (versions from deps/versions.txt, the pins the build used).
@@ -152,14 +163,34 @@ build_rpm() {
   built+=("$out/muster-agent-$version-$release.$arch.rpm")
 }
 
+# A deterministic GUID (the same inputs give the same installer) from a name.
+guid_of() { python3 -c 'import sys, uuid; print(uuid.uuid5(uuid.NAMESPACE_URL, sys.argv[1]))' "$1"; }
+
+# The .msi for Windows (wixl): product code and component GUID follow the
+# version (the component's folder is the version's). wixl itself writes the
+# time and a new package code into every .msi, so it is not byte-reproducible.
+build_msi() {
+  local exe="build/cross/$1/muster-agent.exe" msi
+  msi="$out/muster-agent-$version-$release-x64.msi"
+  # wixl resolves Source relative to the current folder (the checkout).
+  wixl -a x64 -o "$msi" -D Version="$version" -D AgentExe="$exe" \
+    -D ProductCode="$(guid_of "muster-agent/product/$version")" \
+    -D ComponentGuid="$(guid_of "muster-agent/component/$version")" \
+    packaging/msi/muster-agent.wxs 2> "$scratch/wixl.log" || { cat "$scratch/wixl.log" >&2; die "wixl failed for $exe"; }
+  built+=("$msi")
+}
+
 check_binary() {
   local target="$1" bin="build/cross/$1/muster-agent" configured printed emu
+  [[ "$target" == windows-* ]] && bin="$bin.exe"
   [ -f "$bin" ] || die "$bin is missing: build it with ci/cross.sh $target"
   configured="$(cat "build/cross/$target/muster-version.txt" 2>/dev/null || true)"
   [ "$configured" = "$version" ] \
     || die "build/cross/$target was configured for version '${configured:-unknown}' but CMakeLists.txt says $version: run ci/cross.sh $target"
   emu="$(emulator "$target")"
-  printed="$(${emu:+$emu} "$bin" version)" || die "$bin version failed${emu:+ (under $emu)}"
+  # wine's server inherits our descriptors: its output goes to a file.
+  ${emu:+$emu} "$bin" version > "$scratch/version.txt" 2>&1 || die "$bin version failed${emu:+ (under $emu)}"
+  printed="$(tr -d '\r' < "$scratch/version.txt")"
   [ "$printed" = "muster-agent $version" ] || die "$bin prints '$printed', expected 'muster-agent $version'"
 }
 
@@ -169,7 +200,13 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 built=()
 for target in "${targets[@]}"; do
-  [ -n "$(deb_arch "$target")" ] || die "unknown target $target (linux-x86_64-static, linux-aarch64, linux-armhf)"
+  if [ "$target" = windows-x86_64 ]; then
+    command -v wixl >/dev/null || die "wixl is missing: run ci/install-packaging-deps.sh"
+    check_binary "$target"
+    build_msi "$target"
+    continue
+  fi
+  [ -n "$(deb_arch "$target")" ] || die "unknown target $target (linux-x86_64-static, linux-aarch64, linux-armhf, windows-x86_64)"
   check_binary "$target"
   build_deb "$target"
   build_rpm "$target"
