@@ -34,8 +34,10 @@ int usage(const char* problem) {
                "  muster-agent service [--config FILE] [--state-dir DIR] [--task-user USER]\n"
                "                   [--log-level error|warn|info|debug] [--log-format text|json]\n"
                "  muster-agent version\n"
-               "\nDefault state directory: %s\nDefault task user: %s\n",
-               platform::default_state_dir().c_str(), platform::default_task_user().c_str());
+               "\nDefault state directory: %s\nDefault task user: %s\n"
+               "\nKeys of the --config file (key = value):\n%s",
+               platform::default_state_dir().c_str(), platform::default_task_user().c_str(),
+               agent_config_reference().c_str());
   return kUsage;
 }
 

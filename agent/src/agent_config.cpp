@@ -40,6 +40,42 @@ proto::Status parse_labels(const std::string& value, const std::string& where, p
   return proto::Ok{};
 }
 
+// Every key of the file, once: its name, where it goes, and what it means
+// (the comments of packaging/agent/agent.conf say the same to operators).
+using Setter = proto::Status (*)(AgentConfig&, const std::string& value, const std::string& where);
+
+struct ConfigKey {
+  const char* name;
+  Setter set;
+  const char* doc;
+};
+
+template <std::string AgentConfig::*Field>
+proto::Status set_text(AgentConfig& config, const std::string& value, const std::string&) {
+  config.*Field = value;
+  return proto::Ok{};
+}
+
+proto::Status set_labels(AgentConfig& config, const std::string& value, const std::string& where) {
+  return parse_labels(value, where, config.labels);
+}
+
+const ConfigKey kKeys[] = {
+    {"hub_url", set_text<&AgentConfig::hub_url>, "the hub's HTTPS URL, for enrollment on first start"},
+    {"ca_file", set_text<&AgentConfig::ca_file>, "CA of the hub's HTTPS certificate (empty: system store)"},
+    {"enroll_token", set_text<&AgentConfig::enroll_token>, "one-time enrollment token, emptied once used"},
+    {"labels", set_labels, "KEY=VALUE, KEY=VALUE sent at enrollment"},
+    {"state_dir", set_text<&AgentConfig::state_dir>, "as --state-dir"},
+    {"task_user", set_text<&AgentConfig::task_user>, "as --task-user"},
+    {"log_level", set_text<&AgentConfig::log_level>, "as --log-level"},
+};
+
+std::string known_keys() {
+  std::string names;
+  for (const ConfigKey& key : kKeys) names += (names.empty() ? "" : ", ") + std::string(key.name);
+  return names;
+}
+
 }  // namespace
 
 proto::Result<AgentConfig> parse_agent_config(const std::string& text, const std::string& origin) {
@@ -52,29 +88,27 @@ proto::Result<AgentConfig> parse_agent_config(const std::string& text, const std
     if (line.find('=') == std::string::npos) {
       return proto::Error{proto::ErrorCode::invalid_field, where + ": expected `key = value`"};
     }
-    const std::string key = key_of(line);
-    const std::string value = trim(line.substr(line.find('=') + 1));
-    if (key == "hub_url") {
-      config.hub_url = value;
-    } else if (key == "ca_file") {
-      config.ca_file = value;
-    } else if (key == "enroll_token") {
-      config.enroll_token = value;
-    } else if (key == "labels") {
-      if (auto parsed = parse_labels(value, where, config.labels); !parsed) return parsed.error();
-    } else if (key == "state_dir") {
-      config.state_dir = value;
-    } else if (key == "task_user") {
-      config.task_user = value;
-    } else if (key == "log_level") {
-      config.log_level = value;
-    } else {
-      return proto::Error{proto::ErrorCode::unknown_field,
-                          where + ": unknown key '" + key +
-                              "' (known: hub_url, ca_file, enroll_token, labels, state_dir, task_user, log_level)"};
+    const std::string name = key_of(line);
+    const ConfigKey* key = nullptr;
+    for (const ConfigKey& k : kKeys) {
+      if (name == k.name) key = &k;
     }
+    if (key == nullptr) {
+      return proto::Error{proto::ErrorCode::unknown_field,
+                          where + ": unknown key '" + name + "' (known: " + known_keys() + ")"};
+    }
+    if (auto set = key->set(config, trim(line.substr(line.find('=') + 1)), where); !set) return set.error();
   }
   return config;
+}
+
+std::string agent_config_reference() {
+  std::string text;
+  for (const ConfigKey& key : kKeys) {
+    const std::string name = key.name;
+    text += "  " + name + std::string(name.size() < 14 ? 14 - name.size() : 1, ' ') + key.doc + "\n";
+  }
+  return text;
 }
 
 proto::Result<AgentConfig> load_agent_config(const std::string& path) {

@@ -21,6 +21,8 @@ struct AgentConfig {
 };
 
 proto::Result<AgentConfig> parse_agent_config(const std::string& text, const std::string& origin);
+// One line per key, "  name  what it means", for `muster-agent help`.
+std::string agent_config_reference();
 proto::Result<AgentConfig> load_agent_config(const std::string& path);
 
 // The file's text with the value of `enroll_token` removed and `note` put as
