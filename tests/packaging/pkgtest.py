@@ -56,10 +56,11 @@ def main(test):
     return 0
 
 
-def require(*tools):
-    for tool in tools:
-        if shutil.which(tool) is None:
-            raise Skip(f"{tool} is missing: run ci/install-packaging-deps.sh")
+def require_tool(name):
+    """Skips the test unless program `name` is on PATH (one name a call, so
+    ci/check-tools.sh finds it and checks that an install script provides it)."""
+    if shutil.which(name) is None:
+        raise Skip(f"{name} is missing: run ci/install-packaging-deps.sh (or ci/install-deps.sh)")
 
 
 def require_root():
@@ -110,7 +111,7 @@ def bookworm_root():
     root = CACHE / "rootfs" / f"{ROOT_SUITE}-systemd-{key}"
     if (root / ".complete").exists():
         return root
-    require("debootstrap")
+    require_tool("debootstrap")
     say(f"debootstrap {ROOT_SUITE} into {root} (cached for later runs)")
     shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)

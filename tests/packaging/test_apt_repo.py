@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from pkgtest import (ScratchRoot, agent_targets, build_packages, main, make_signing_key, project_version,
-                     publish_repo, require, say)
+                     publish_repo, require_tool, say)
 
 KEYRING = "/etc/apt/keyrings/muster.gpg"
 
@@ -20,7 +20,8 @@ def use_repo(root, repo_dir):
 
 
 def test():
-    require("apt-ftparchive", "gpg")
+    require_tool("apt-ftparchive")
+    require_tool("gpg")
     agent_targets()
     version = project_version()
     with tempfile.TemporaryDirectory(prefix="muster-apt-") as tmp, ScratchRoot() as root:

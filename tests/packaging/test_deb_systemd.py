@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from pkgtest import (REPO_ROOT, ScratchRoot, agent_targets, build_packages, main, make_signing_key,
-                     project_version, publish_repo, require, require_root, run, say)
+                     project_version, publish_repo, require_tool, require_root, run, say)
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))
 from muster_stack import MusterStack, StackError, wait_until  # noqa: E402
@@ -231,7 +231,12 @@ def refused_token_backs_off(root, box, stack, next_version):
 
 def test():
     require_root()
-    require("systemd-nspawn", "nsenter", "apt-ftparchive", "gpg", "redis-server", "prosody")
+    require_tool("systemd-nspawn")
+    require_tool("nsenter")
+    require_tool("apt-ftparchive")
+    require_tool("gpg")
+    require_tool("redis-server")
+    require_tool("prosody")
     agent_targets()
     version = project_version()
     with tempfile.TemporaryDirectory(prefix="muster-deb-") as tmp, ScratchRoot() as root:

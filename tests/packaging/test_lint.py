@@ -6,11 +6,12 @@ packaging/agent/rpm/rpmlintrc, each with its reason)."""
 import sys
 import tempfile
 
-from pkgtest import agent_targets, build_packages, main, require, say
+from pkgtest import agent_targets, build_packages, main, require_tool, say
 
 
 def test():
-    require("lintian", "rpmlint")
+    require_tool("lintian")
+    require_tool("rpmlint")
     targets = agent_targets()
     with tempfile.TemporaryDirectory(prefix="muster-lint-") as tmp:
         say(build_packages(tmp, targets=targets, lint=True))

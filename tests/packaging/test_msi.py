@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pkgtest import REPO_ROOT, Skip, build_packages, main, project_version, require, run, say
+from pkgtest import REPO_ROOT, Skip, build_packages, main, project_version, require_tool, run, say
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "cross"))
 from run_cross_test import SERVICE, WinePrefix, sc_state, wait_sc_state  # noqa: E402
@@ -122,7 +122,12 @@ def run_job(stack, uuid, marker):
 
 
 def test():
-    require("wine", "wineserver", "wixl", "msiinfo", "redis-server", "prosody")
+    require_tool("wine")
+    require_tool("wineserver")
+    require_tool("wixl")
+    require_tool("msiinfo")
+    require_tool("redis-server")
+    require_tool("prosody")
     if not EXE.is_file():
         raise Skip(f"{EXE} is missing: run ci/cross.sh windows-x86_64")
     version = project_version()

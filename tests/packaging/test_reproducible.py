@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pkgtest import agent_targets, build_packages, main, require, say
+from pkgtest import agent_targets, build_packages, main, require_tool, say
 
 EPOCH = 1767225600  # 2026-01-01 00:00:00 UTC
 
@@ -18,7 +18,8 @@ def digests(folder):
 
 
 def test():
-    require("dpkg-deb", "rpmbuild")
+    require_tool("dpkg-deb")
+    require_tool("rpmbuild")
     targets = agent_targets()
     with tempfile.TemporaryDirectory(prefix="muster-repro-") as tmp:
         tmp = Path(tmp)

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pkgtest import ScratchRoot, agent_targets, build_packages, main, project_version, require, run, say
+from pkgtest import ScratchRoot, agent_targets, build_packages, main, project_version, require_tool, run, say
 
 WANTS_LINK = "etc/systemd/system/multi-user.target.wants/muster-agent.service"
 
@@ -23,7 +23,8 @@ def rpm(root, *args):
 
 
 def test():
-    require("rpm", "rpmbuild")
+    require_tool("rpm")
+    require_tool("rpmbuild")
     agent_targets()
     version = project_version()
     with tempfile.TemporaryDirectory(prefix="muster-rpm-") as tmp, ScratchRoot() as root:

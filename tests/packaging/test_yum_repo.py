@@ -12,11 +12,15 @@ import tempfile
 from pathlib import Path
 
 from pkgtest import (ScratchRoot, agent_targets, build_packages, main, make_signing_key, project_version,
-                     publish_repo, require, run, say)
+                     publish_repo, require_tool, run, say)
 
 
 def test():
-    require("rpm", "rpmsign", "createrepo_c", "gpg", "gpgv")
+    require_tool("rpm")
+    require_tool("rpmsign")
+    require_tool("createrepo_c")
+    require_tool("gpg")
+    require_tool("gpgv")
     agent_targets()
     version = project_version()
     name = f"muster-agent-{version}-1.x86_64.rpm"
