@@ -4,8 +4,9 @@
 # leaves in build/cross/<target>/.
 #
 # Usage: packaging/build-packages.sh [--release N] [--out DIR] [--lint] [TARGET...]
-#   TARGET   linux-x86_64-static, linux-aarch64, linux-armhf, windows-x86_64
-#            (default: the three Linux ones, and Windows if its agent is built)
+#   TARGET   linux-x86_64-static, linux-aarch64, linux-armhf, windows-x86_64:
+#            the agent; hub: the muster-hub .deb from build/dev (ci/build.sh dev)
+#            (default: the three Linux agents, and Windows if its agent is built)
 #   --release N   package revision (deb VERSION-N, rpm Release N; default 1):
 #                 a new package of the same agent version, e.g. a packaging fix
 #   --out DIR     where the packages go (default: build/packages)
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --release) [ $# -ge 2 ] || die "--release needs a number"; release="$2"; shift 2 ;;
     --out) [ $# -ge 2 ] || die "--out needs a folder"; out="$2"; shift 2 ;;
     --lint) lint=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -180,6 +181,53 @@ build_msi() {
   built+=("$msi")
 }
 
+# The hub for this Debian release: dynamically linked (Poco from Debian), so
+# its Depends come from dpkg-shlibdeps; built by ci/build.sh dev.
+build_hub_deb() {
+  local build="$root/build/dev" work dir debversion kib deps printed
+  [ -x "$build/hub/muster-hub" ] || die "$build/hub/muster-hub is missing: run ci/build.sh dev"
+  [ "$(cat "$build/muster-version.txt" 2>/dev/null)" = "$version" ] \
+    || die "build/dev was configured for another version than $version: run ci/build.sh dev"
+  printed="$("$build/hub/muster-hub" version)"
+  [ "$printed" = "muster-hub $version" ] || die "muster-hub prints '$printed', expected 'muster-hub $version'"
+  debversion="$version-$release"
+  work="$scratch/deb-hub"
+  dir="$work/muster-hub"
+  install -d "$dir/usr/bin"
+  objcopy --strip-unneeded "$build/hub/muster-hub" "$dir/usr/bin/muster-hub"
+  chmod 0755 "$dir/usr/bin/muster-hub"
+  install -D -m 0644 packaging/hub/muster-hub.service "$dir/lib/systemd/system/muster-hub.service"
+  install -D -m 0644 packaging/hub/README "$dir/usr/share/doc/muster-hub/README"
+  mkdir -p "$dir/usr/share/man/man8"
+  gzip -9n < packaging/hub/muster-hub.8 > "$dir/usr/share/man/man8/muster-hub.8.gz"
+  chmod 0644 "$dir/usr/share/man/man8/muster-hub.8.gz"
+  printf 'muster-hub %s\n\nCopyright %s the Muster authors.\nLicense: see the Muster source tree.\n' \
+    "$version" "$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y)" > "$dir/usr/share/doc/muster-hub/copyright"
+  install -D -m 0644 packaging/hub/deb/lintian-overrides "$dir/usr/share/lintian/overrides/muster-hub"
+  printf 'muster-hub (%s) unstable; urgency=medium\n\n  * Package of muster-hub %s.\n\n -- Muster maintainers <muster@example.org>  %s\n' \
+    "$debversion" "$version" "$(date -u -d "@$SOURCE_DATE_EPOCH" -R)" \
+    | gzip -9n > "$dir/usr/share/doc/muster-hub/changelog.Debian.gz"
+  chmod 0644 "$dir/usr/share/doc/muster-hub/changelog.Debian.gz"
+  # dpkg-shlibdeps reads debian/control from the folder it runs in.
+  mkdir -p "$work/debian"
+  printf 'Source: muster\n\nPackage: muster-hub\nArchitecture: any\n' > "$work/debian/control"
+  deps="$(cd "$work" && dpkg-shlibdeps -O -e muster-hub/usr/bin/muster-hub 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
+  [ -n "$deps" ] || die "dpkg-shlibdeps found no dependencies for muster-hub"
+  mkdir -p "$dir/DEBIAN"
+  install -m 0755 packaging/hub/deb/postinst packaging/hub/deb/prerm packaging/hub/deb/postrm "$dir/DEBIAN/"
+  (cd "$dir" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) \
+    > "$dir/DEBIAN/md5sums"
+  chmod 0644 "$dir/DEBIAN/md5sums"
+  kib="$(du -s -k --apparent-size --exclude=DEBIAN "$dir" | cut -f1)"
+  sed -e "s/@DEB_VERSION@/$debversion/" -e "s/@DEB_ARCH@/$(dpkg --print-architecture)/" \
+      -e "s/@INSTALLED_SIZE@/$kib/" -e "s/@SHLIBS_DEPENDS@/$deps/" \
+      packaging/hub/deb/control.in > "$dir/DEBIAN/control"
+  clamp_times "$dir"
+  local deb="$out/muster-hub_${debversion}_$(dpkg --print-architecture).deb"
+  dpkg-deb --root-owner-group -Zxz -z9 --build "$dir" "$deb" >/dev/null
+  built+=("$deb")
+}
+
 check_binary() {
   local target="$1" bin="build/cross/$1/muster-agent" configured printed emu
   [[ "$target" == windows-* ]] && bin="$bin.exe"
@@ -200,13 +248,17 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 built=()
 for target in "${targets[@]}"; do
+  if [ "$target" = hub ]; then
+    build_hub_deb
+    continue
+  fi
   if [ "$target" = windows-x86_64 ]; then
     command -v wixl >/dev/null || die "wixl is missing: run ci/install-packaging-deps.sh"
     check_binary "$target"
     build_msi "$target"
     continue
   fi
-  [ -n "$(deb_arch "$target")" ] || die "unknown target $target (linux-x86_64-static, linux-aarch64, linux-armhf, windows-x86_64)"
+  [ -n "$(deb_arch "$target")" ] || die "unknown target $target (linux-x86_64-static, linux-aarch64, linux-armhf, windows-x86_64, hub)"
   check_binary "$target"
   build_deb "$target"
   build_rpm "$target"

@@ -97,8 +97,8 @@ class BootedRoot:
             raise AssertionError(f"in the container: $ {' '.join(argv)}\n[exit {res.returncode}]\n{res.stdout[-3000:]}")
         return res
 
-    def show(self, prop):
-        return self.run("systemctl", "show", "-p", prop, "--value", UNIT).stdout.strip()
+    def show(self, prop, unit=UNIT):
+        return self.run("systemctl", "show", "-p", prop, "--value", unit).stdout.strip()
 
     def journal(self):
         return self.run("journalctl", "-u", UNIT, "--no-pager", "-o", "cat", check=False).stdout
