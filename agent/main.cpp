@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "agent.hpp"
+#include "agent_config.hpp"
 #include "enroll.hpp"
+#include "first_start.hpp"
 #include "log.hpp"
 #include "platform/fs.hpp"
 #include "platform/startup.hpp"
@@ -27,17 +29,20 @@ int usage(const char* problem) {
   std::fprintf(stderr,
                "usage:\n"
                "  muster-agent enroll --hub URL --token TOKEN [--ca FILE] [--label KEY=VALUE ...] [--state-dir DIR]\n"
-               "  muster-agent run [--state-dir DIR] [--task-user USER] [--log-level error|warn|info|debug]\n"
-               "                   [--log-format text|json]\n"
-               "  muster-agent service [--state-dir DIR] [--task-user USER] [--log-level error|warn|info|debug]\n"
-               "                   [--log-format text|json]\n"
+               "  muster-agent run [--config FILE] [--state-dir DIR] [--task-user USER]\n"
+               "                   [--log-level error|warn|info|debug] [--log-format text|json]\n"
+               "  muster-agent service [--config FILE] [--state-dir DIR] [--task-user USER]\n"
+               "                   [--log-level error|warn|info|debug] [--log-format text|json]\n"
                "  muster-agent version\n"
-               "\nDefault state directory: %s\nDefault task user: %s\n",
-               platform::default_state_dir().c_str(), platform::default_task_user().c_str());
+               "\nDefault state directory: %s\nDefault task user: %s\n"
+               "\nKeys of the --config file (key = value):\n%s",
+               platform::default_state_dir().c_str(), platform::default_task_user().c_str(),
+               agent_config_reference().c_str());
   return kUsage;
 }
 
 struct Args {
+  std::string config;  // --config: defaults for the flags, and enrollment on first start
   std::string hub, token, ca, state_dir = platform::default_state_dir(), log_level = "info", log_format = "text";
   // A privileged agent (root; LocalSystem on Windows) runs tasks as this
   // account unless a task is signed as_root.
@@ -57,6 +62,8 @@ std::string parse_args(const std::vector<std::string>& argv, Args& args) {
       args.token = value;
     } else if (flag == "--ca") {
       args.ca = value;
+    } else if (flag == "--config") {
+      args.config = value;
     } else if (flag == "--state-dir") {
       args.state_dir = value;
     } else if (flag == "--task-user") {
@@ -80,6 +87,25 @@ std::string parse_args(const std::vector<std::string>& argv, Args& args) {
   return {};
 }
 
+// With --config FILE, the file's state_dir, task_user and log_level replace
+// the defaults; flags on the command line still win. A file that does not
+// exist yet is no error (the Windows installer cannot ship one that survives
+// upgrades): enrollment then says so in the log and waits for it. Returns an
+// error text or empty.
+std::string parse_args_with_config(const std::vector<std::string>& argv, Args& args) {
+  if (auto problem = parse_args(argv, args); !problem.empty() || args.config.empty()) return problem;
+  if (!platform::file_exists(args.config)) return {};
+  auto config = load_agent_config(args.config);
+  if (!config) return config.error().message;
+  Args merged;
+  if (!config->state_dir.empty()) merged.state_dir = config->state_dir;
+  if (!config->task_user.empty()) merged.task_user = config->task_user;
+  if (!config->log_level.empty()) merged.log_level = config->log_level;
+  auto problem = parse_args(argv, merged);
+  args = merged;
+  return problem;
+}
+
 int run_enroll(const Args& args) {
   if (args.hub.empty() || args.token.empty()) return usage("enroll needs --hub and --token");
   auto state = enroll(EnrollOptions{args.hub, args.token, args.ca, args.labels, args.state_dir});
@@ -97,6 +123,17 @@ int run_enroll(const Args& args) {
 // no stderr).
 int run_agent(const Args& args, volatile std::sig_atomic_t* stop, const std::function<void()>& ready) {
   StatePaths paths(args.state_dir);
+  bool ready_reported = false;
+  const auto report_ready = [&] {
+    if (!ready_reported) ready();
+    ready_reported = true;
+  };
+  if (!args.config.empty() && !platform::file_exists(paths.state_file())) {
+    // Enrollment may wait for a hub or a new token for hours: the service
+    // manager must not take that for a start that hangs.
+    report_ready();
+    if (!enroll_on_first_start(args.config, args.state_dir, stop)) return kOk;
+  }
   auto state = load_state(paths);
   if (!state) {
     LOG_ERROR("not enrolled? %s", state.error().message.c_str());
@@ -108,7 +145,7 @@ int run_agent(const Args& args, volatile std::sig_atomic_t* stop, const std::fun
       LOG_ERROR("%s", opened.error().message.c_str());
       return kFailure;
     }
-    ready();
+    report_ready();
     agent.run(stop);
   }  // the connection and libstrophe's context are released here
   LOG_INFO("stopped");
@@ -127,6 +164,9 @@ int run_service(const Args& args) {
   int code = kOk;
   std::string error;
   const platform::ServiceBody body = [&args](volatile std::sig_atomic_t* stop, const std::function<void()>& ready) {
+    // A fresh install's service starts before enrollment made the state
+    // directory; its log goes there from the first line.
+    if (auto made = platform::make_private_dir(args.state_dir); !made) LOG_ERROR("%s", made.error().message.c_str());
     const std::string log_path = platform::join_path(args.state_dir, "agent.log");
     if (!log_to_file(log_path)) LOG_ERROR("cannot open the log file %s", log_path.c_str());
     LOG_INFO("muster-agent %s started as a service (state %s)", kAgentVersion, args.state_dir.c_str());
@@ -154,7 +194,8 @@ int main(int argc, char** argv) {
     return kOk;
   }
   Args args;
-  if (auto problem = parse_args(std::vector<std::string>(argv + 2, argv + argc), args); !problem.empty()) {
+  if (auto problem = parse_args_with_config(std::vector<std::string>(argv + 2, argv + argc), args);
+      !problem.empty()) {
     return usage(problem.c_str());
   }
   LogLevel level{};

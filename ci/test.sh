@@ -6,13 +6,15 @@
 # targets: unit tests under their emulators, end-to-end tests of label `cross`
 # against the dev hub), then the fuzzers. Unit and integration tests run
 # through CTest; the dev and asan test presets leave label `cross` to the cross
-# step. Every step runs even if an earlier one fails; the exit status reports
-# any failure. Prints the time of each step.
+# step; the agent packages are built, linted and installed into scratch roots
+# (label packaging) after the cross step. Every step runs even if an earlier
+# one fails; the exit status reports any failure. Prints the time of each step.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ci/install-deps.sh
 ci/install-cross-deps.sh
+ci/install-packaging-deps.sh
 ci/check-tools.sh
 /usr/bin/python3 ci/check-size.py
 
@@ -39,6 +41,12 @@ done
 # end-to-end tests (label cross) with the dev build's hub.
 echo "=== cross"; ci/cross.sh all --e2e || failed+=("cross")
 step_done "cross (4 targets, --e2e)"
+
+# The agent's packages from those binaries: lintian/rpmlint, then installed
+# into scratch roots (rpm --root, a booted Debian 12 under systemd-nspawn).
+echo "=== packaging"
+ctest --test-dir build/dev -L packaging --output-on-failure || failed+=("packaging")
+step_done "packaging (lint, label packaging)"
 
 echo "=== fuzz"; ci/fuzz.sh || failed+=("fuzz")  # libFuzzer targets, FUZZ_SECONDS each (default 20)
 step_done "fuzz"

@@ -21,9 +21,11 @@
 #include "core/auth.hpp"
 #include "core/jobs.hpp"
 #include "core/tenants.hpp"
+#include "init_config.hpp"
 #include "master/shard_leases.hpp"
 #include "metrics/metrics_server.hpp"
 #include "muster/proto/log.hpp"
+#include "muster/version.hpp"
 #include "store/redis_api_store.hpp"
 #include "store/store.hpp"
 
@@ -41,6 +43,8 @@ int usage(const std::string& problem) {
                "             [--log-format text|json]\n"
                "  muster-hub admin-token --config FILE [--tenant NAME] [--platform]\n"
                "             (an admin token of the tenant; --platform: one that also manages tenants)\n"
+               "  muster-hub init --config FILE --xmpp-domain DOMAIN [--api-listen HOST:PORT] [--state-dir DIR]\n"
+               "                  [--group GROUP] [--force]               (a first single-machine configuration)\n"
                "  muster-hub config --config FILE [--role api|master|all]   (the effective configuration)\n"
                "  muster-hub config --reference                           (every key, as docs/commands.md shows it)\n"
                "  muster-hub version\n";
@@ -142,7 +146,24 @@ struct Args {
   std::string command = "serve";
   std::string config_path, role_override, tenant = "default";
   bool platform = false;
+  InitOptions init;  // init's --xmpp-domain, --api-listen, --force
 };
+
+int run_init(Args& args) {
+  args.init.config_path = args.config_path;
+  try {
+    const std::string snippet = write_initial_config(args.init);
+    std::cout << "wrote " << args.config_path << " (mode 0640). Before `systemctl start muster-hub`:\n"
+              << "- put the API's certificate and key where tls_cert and tls_key say, and the CA of\n"
+              << "  the XMPP server's certificate where xmpp_ca_file says;\n"
+              << "- add the master's component to Prosody's configuration:\n\n"
+              << snippet;
+    return kOk;
+  } catch (const std::exception& e) {
+    std::cerr << "muster-hub: init: " << e.what() << std::endl;
+    return kFailure;
+  }
+}
 
 // The "--name value" flags; sets the log's level and format at once. Returns
 // an exit code when the program should stop here (help, reference, errors).
@@ -161,6 +182,10 @@ std::optional<int> parse_flags(const std::vector<std::string>& flags, Args& args
       args.platform = true;
       continue;
     }
+    if (args.command == "init" && flag == "--force") {
+      args.init.force = true;
+      continue;
+    }
     if (i + 1 >= flags.size()) return usage(flag + " needs a value");
     const std::string& value = flags[++i];
     if (flag == "--config") {
@@ -169,6 +194,14 @@ std::optional<int> parse_flags(const std::vector<std::string>& flags, Args& args
       args.role_override = value;
     } else if (flag == "--tenant") {
       args.tenant = value;
+    } else if (args.command == "init" && flag == "--xmpp-domain") {
+      args.init.xmpp_domain = value;
+    } else if (args.command == "init" && flag == "--api-listen") {
+      args.init.api_listen = value;
+    } else if (args.command == "init" && flag == "--state-dir") {
+      args.init.state_dir = value;
+    } else if (args.command == "init" && flag == "--group") {
+      args.init.group = value;
     } else if (flag == "--log-level") {
       muster::log::Level level{};
       if (!muster::log::parse_level(value, level)) return usage("--log-level must be error, warn, info or debug");
@@ -194,11 +227,15 @@ int main(int argc, char** argv) {
   int i = 1;
   if (argc > 1 && argv[1][0] != '-') args.command = argv[i++];
   if (args.command == "version") {
-    std::cout << "muster-hub " << MUSTER_VERSION << std::endl;
+    std::cout << "muster-hub " << muster::kVersion << std::endl;
     return kOk;
   }
   if (const auto early_exit = parse_flags(std::vector<std::string>(argv + i, argv + argc), args)) return *early_exit;
   if (args.config_path.empty()) return usage("--config is required");
+  if (args.command == "init") {
+    if (args.init.xmpp_domain.empty()) return usage("init needs --xmpp-domain");
+    return run_init(args);
+  }
   HubConfig config;
   try {
     config = load_config(args.config_path, args.role_override);

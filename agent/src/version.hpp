@@ -1,5 +1,6 @@
 #pragma once
+#include "muster/version.hpp"
 
 namespace muster::agent {
-inline constexpr const char* kAgentVersion = MUSTER_VERSION;
+inline constexpr const char* kAgentVersion = muster::kVersion;
 }
