@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from stackcase import StackTestCase, wait_until
 from muster_stack import free_port, require_tool
@@ -42,6 +43,13 @@ class MetricsTest(StackTestCase):
                        "process_resident_memory_bytes ", "process_cpu_seconds_total "):
             self.assertIn(needle, text)
         self.assertNotIn(job["id"], text, "a job id became a label")
+
+    def test_the_sample_alert_rules_are_valid(self):
+        rules = Path(__file__).resolve().parents[2] / "docs" / "alerts.yml"
+        check = subprocess.run([require_tool("promtool"), "check", "rules", str(rules)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout.decode())
+        self.assertIn("SUCCESS: 6 rules found", check.stdout.decode())
 
     def test_health_readiness_and_errors(self):
         self.assertEqual(self.ops("/healthz")[::2], (200, '{"status":"ok"}'))
