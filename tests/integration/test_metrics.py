@@ -40,7 +40,9 @@ class MetricsTest(StackTestCase):
         for needle in ('muster_task_results_total{state="succeeded"} ', "muster_jobs_created_total ",
                        'muster_http_requests_total{route="/api/v1/jobs",method="POST",code="201"} ',
                        "muster_shard_leases_held 1", 'muster_component_link_up{shard="',
-                       "process_resident_memory_bytes ", "process_cpu_seconds_total "):
+                       "process_resident_memory_bytes ", "process_cpu_seconds_total ",
+                       "muster_task_run_seconds_count ", "muster_store_round_trip_seconds_count ",
+                       'muster_dispatch_window_in_flight{shard="'):
             self.assertIn(needle, text)
         self.assertNotIn(job["id"], text, "a job id became a label")
 

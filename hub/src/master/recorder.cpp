@@ -136,9 +136,13 @@ void Recorder::record_acks(const std::vector<const Report*>& acks) {
   store_.watch_in_flight(deadlines, InFlightWrite::move_if_present);
 }
 
-void Recorder::count_result(const std::string& state, bool job_finished) {
+void Recorder::count_result(const std::string& state, bool job_finished, double run_seconds) {
   auto& r = metrics::registry();
   r.counter("muster_task_results_total", "Task results recorded, by the state they ended in", {{"state", state}}).add();
+  if (run_seconds >= 0) {
+    r.histogram("muster_task_run_seconds", "How long tasks ran on their agents, as the agents measured it")
+        .observe(run_seconds);
+  }
   if (job_finished) r.counter("muster_jobs_finished_total", "Jobs whose last task ended").add();
 }
 
@@ -171,7 +175,11 @@ void Recorder::record_results(const std::vector<const Report*>& results, std::ve
   }
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& o = outcomes[i];
-    if (o.moved) count_result(moves[i].new_state, o.job_finished);
+    if (o.moved) {
+      const auto& result = *results[i]->result;
+      count_result(moves[i].new_state, o.job_finished,
+                   result.started_at > 0 ? result.finished_at - result.started_at : -1);
+    }
     if (o.release_agent || o.job_halted || o.job_finished) store_.follow_up(results[i]->job_id, o);
     answers.push_back({results[i]->iq_id, results[i]->from, true, {}, {}, {}});
   }

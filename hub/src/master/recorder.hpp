@@ -48,7 +48,7 @@ class Recorder {
   void add(Report report);
 
  private:
-  static void count_result(const std::string& state, bool job_finished);
+  static void count_result(const std::string& state, bool job_finished, double run_seconds);
   void loop();
   void record(std::vector<Report>& batch);
   void record_acks(const std::vector<const Report*>& acks);

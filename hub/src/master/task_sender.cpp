@@ -17,6 +17,7 @@ constexpr auto kRoomWait = std::chrono::milliseconds(20);
 void TaskSender::answered() {
   for (long n = awaiting_answer_.load(); n > 0;) {
     if (awaiting_answer_.compare_exchange_weak(n, n - 1)) {
+      in_flight_gauge_.set(static_cast<double>(n - 1));
       if (kDispatchWindow - (n - 1) == kMinBatch) room_freed_.notify_one();
       return;
     }
@@ -83,6 +84,7 @@ void TaskSender::send(const std::vector<Claimed>& tasks, const std::vector<InFli
   awaiting_answer_ += static_cast<long>(outgoing.size());
   static auto& sent = metrics::registry().counter("muster_tasks_sent_total", "Tasks sent to their agents");
   sent.add(static_cast<double>(outgoing.size()));
+  in_flight_gauge_.set(static_cast<double>(awaiting_answer_.load()));
   shard_.link.post([this, outgoing = std::move(outgoing)] {
     for (const auto& o : outgoing) {
       auto iq = proto::make_payload_iq(shard_.link.ctx(), "set", kTaskIdPrefix + o.job_id, o.to,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "master/shard_context.hpp"
+#include "metrics/metrics.hpp"
 
 namespace muster::hub {
 
@@ -30,7 +31,11 @@ class TaskSender {
     std::string job_id, agent_id, task_id, proof;
   };
 
-  explicit TaskSender(const ShardContext& shard) : shard_(shard) {}
+  explicit TaskSender(const ShardContext& shard)
+      : shard_(shard),
+        in_flight_gauge_(metrics::registry().gauge("muster_dispatch_window_in_flight",
+                                                   "Tasks sent and not yet acknowledged, by shard",
+                                                   {{"shard", shard.shard}})) {}
 
   // Reads each job's signed statement once and posts the task iqs to the
   // XMPP thread. The in-flight records in `watch` are written in the same
@@ -46,6 +51,7 @@ class TaskSender {
  private:
   const ShardContext& shard_;
   std::atomic<long> awaiting_answer_{0};
+  metrics::Gauge& in_flight_gauge_;
   std::optional<std::chrono::steady_clock::time_point> full_since_;
   std::mutex room_mutex_;
   std::condition_variable room_freed_;

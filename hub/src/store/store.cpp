@@ -8,6 +8,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "metrics/metrics.hpp"
 #include "muster/proto/log.hpp"
 
 namespace muster::hub {
@@ -118,11 +119,25 @@ Poco::Redis::Client::Ptr RedisConnectionFactory::createObject() {
   return client;
 }
 
+namespace {
+
+metrics::Histogram& round_trip_seconds() {
+  static auto& h = metrics::registry().histogram(
+      "muster_store_round_trip_seconds", "Time of one store command, pipeline or script batch, reply included");
+  return h;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
 Store::Store(const StoreConfig& config, std::size_t pool_size)
     : config_(config), pool_(RedisConnectionFactory(config), pool_size, pool_size * 4) {}
 
 template <class Fn>
-auto Store::with_connection(Fn fn) {
+auto Store::with_connection(Fn fn, bool timed) {
   Poco::Redis::Client::Ptr client;
   try {
     client = pool_.borrowObject(5000);
@@ -135,6 +150,7 @@ auto Store::with_connection(Fn fn) {
     try {
       auto result = fn(*client);
       pool_.returnObject(client);
+      if (timed) round_trip_seconds().observe(seconds_since(sent));
       return result;
     } catch (const StoreError&) {
       pool_.returnObject(client);  // an error reply leaves the connection usable: never retried
@@ -165,7 +181,9 @@ auto Store::with_connection(Fn fn) {
 }
 
 Reply Store::run(const Command& command) {
-  return with_connection([&](Poco::Redis::Client& c) { return run_on(c, command); });
+  // A blocking read waits for data, not for the store: it would swamp the round-trip times.
+  const bool blocking = !command.empty() && (command[0] == "BLPOP" || command[0] == "XREADGROUP");
+  return with_connection([&](Poco::Redis::Client& c) { return run_on(c, command); }, !blocking);
 }
 
 std::vector<Reply> Store::pipeline(const std::vector<Command>& commands) {

@@ -79,8 +79,10 @@ class Store {
   Poco::Redis::Client::Ptr connect_dedicated(long receive_timeout_ms);
 
  private:
+  // Runs `fn` on a pooled connection; `timed`: its round trip counts in the
+  // store round-trip histogram.
   template <class Fn>
-  auto with_connection(Fn fn);
+  auto with_connection(Fn fn, bool timed = true);
   // EVALSHA names a script by the SHA-1 of its text: computed once per script.
   std::string script_sha(const std::string& script);
 
