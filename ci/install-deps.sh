@@ -20,6 +20,7 @@ packages=(
   tmux   # the terminal view of `muster run`, read from a tmux pane (tests/integration/test_muster_cli.py)
   gcovr  # ci/coverage.sh
   prometheus  # promtool and a real server scraping the test stack's /metrics
+  python3-yaml python3-jsonschema  # docs/openapi.yaml: built into the hub; tests check answers against it
 )
 
 apt_install_missing install-deps "${packages[@]}"

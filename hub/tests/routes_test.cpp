@@ -2,11 +2,15 @@
 // and the errors for a path or method it does not know.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "api/openapi_json.hpp"
 #include "api/routes.hpp"
 #include "core/errors.hpp"
+#include "muster/proto/json.hpp"
 
 namespace muster::hub {
 namespace {
@@ -33,7 +37,9 @@ TEST(Routes, EachRouteSaysWhoMayCallIt) {
   EXPECT_EQ(route_of("DELETE", "/api/v1/agents/x", params).access, Access::admin);
   EXPECT_EQ(route_of("POST", "/api/v1/tokens", params).access, Access::admin);
   for (const auto& route : api_routes()) {
-    if (std::string(route.pattern).rfind("/api/v1/", 0) == 0 && std::string(route.pattern) != "/api/v1/enroll") {
+    // The API's own description is public, like any published reference.
+    const std::string pattern = route.pattern;
+    if (pattern.rfind("/api/v1/", 0) == 0 && pattern != "/api/v1/enroll" && pattern != "/api/v1/openapi.json") {
       EXPECT_NE(route.access, Access::open) << route.pattern << " must need a token";
     }
   }
@@ -62,6 +68,36 @@ TEST(Routes, UnknownPathIs404AndWrongMethodIs405) {
     EXPECT_EQ(e.status, 404);
     EXPECT_LT(std::string(e.what()).size(), 300u) << "the message does not echo a huge path";
   }
+}
+
+// "GET /api/v1/jobs/:id" for each operation of docs/openapi.yaml ("{id}" as ":id").
+std::set<std::string> documented_operations() {
+  auto doc = proto::parse_object(kOpenApiJson);
+  EXPECT_TRUE(doc.ok());
+  std::set<std::string> out;
+  const cJSON* paths = cJSON_GetObjectItemCaseSensitive(doc->get(), "paths");
+  for (const cJSON* path = paths != nullptr ? paths->child : nullptr; path != nullptr; path = path->next) {
+    std::string pattern = path->string;
+    for (std::size_t open; (open = pattern.find('{')) != std::string::npos;) {
+      const std::size_t close = pattern.find('}', open);
+      pattern = pattern.substr(0, open) + ":" + pattern.substr(open + 1, close - open - 1) + pattern.substr(close + 1);
+    }
+    for (const cJSON* op = path->child; op != nullptr; op = op->next) {
+      std::string method = op->string;
+      if (method == "parameters") continue;
+      for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      out.insert(method + " " + pattern);
+    }
+  }
+  return out;
+}
+
+TEST(Routes, TheRouteTableAndTheOpenApiDocumentAgree) {
+  std::set<std::string> routed;
+  for (const auto& r : api_routes()) routed.insert(std::string(r.method) + " " + r.pattern);
+  const auto documented = documented_operations();
+  for (const auto& op : routed) EXPECT_EQ(documented.count(op), 1u) << op << " is routed but not in docs/openapi.yaml";
+  for (const auto& op : documented) EXPECT_EQ(routed.count(op), 1u) << op << " is in docs/openapi.yaml but not routed";
 }
 
 }  // namespace

@@ -4,6 +4,9 @@ import os
 import pwd
 import socket
 import unittest
+from pathlib import Path
+
+import yaml
 
 from stackcase import StackTestCase
 
@@ -139,6 +142,12 @@ class JobsTest(StackTestCase):
                                        "targets": {"agents": [target]}}, token=body["token"])
         self.assertEqual(status, 403, body)
         self.assertEqual(body["error"]["code"], "forbidden", body)
+
+    def test_the_openapi_document_is_served_without_a_token(self):
+        status, served = self.stack.api("GET", "/api/v1/openapi.json", token=None)
+        self.assertEqual(status, 200, served)
+        document = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+        self.assertEqual(served, yaml.safe_load(document.read_text()))
 
     def test_agents_endpoint_describes_agents(self):
         status, body = self.stack.api("GET", "/api/v1/agents")

@@ -2,6 +2,7 @@
 
 #include "api/events.hpp"
 #include "api/http_io.hpp"
+#include "api/openapi_json.hpp"
 #include "core/errors.hpp"
 #include "muster/proto/messages.hpp"
 
@@ -52,6 +53,8 @@ void healthz(Call& c) {
                 .add("store", store_state)
                 .dump());
 }
+
+void openapi(Call& c) { send_json(c.response, 200, kOpenApiJson); }
 
 void enroll(Call& c) {
   const auto enrollment = c.services.agents.enroll(who(c), read_body(c.request, c.response));
@@ -121,6 +124,7 @@ void cancel_job(Call& c) { send_json(c.response, 200, c.services.jobs.cancel(who
 const std::vector<Route>& api_routes() {
   static const std::vector<Route> routes = {
       {"GET", "/healthz", Access::open, healthz},
+      {"GET", "/api/v1/openapi.json", Access::open, openapi},
       {"POST", "/api/v1/enroll", Access::any_token, enroll},
       {"GET", "/api/v1/tokens", Access::admin, list_tokens},
       {"POST", "/api/v1/tokens", Access::admin, create_token},

@@ -4,6 +4,7 @@ import http.client
 import json
 import ssl
 
+from stacklib.openapi import check_answer
 from stacklib.util import StackError, wait_until
 
 _DEFAULT = object()  # "use the admin token" marker for ApiMixin.api()
@@ -57,9 +58,11 @@ class ApiMixin:
         if not text:
             return status, None
         try:
-            return status, json.loads(text)
+            answer = json.loads(text)
         except ValueError:
             return status, text
+        check_answer(method, path, status, answer)  # every answer as docs/openapi.yaml describes it
+        return status, answer
 
     # -- jobs ---------------------------------------------------------------
     def submit_job(self, job, token=_DEFAULT):
