@@ -42,9 +42,11 @@ class MetricsTest(StackTestCase):
                        "muster_shard_leases_held 1", 'muster_component_link_up{shard="',
                        "process_resident_memory_bytes ", "process_cpu_seconds_total ",
                        "muster_task_run_seconds_count ", "muster_store_round_trip_seconds_count ",
-                       'muster_dispatch_window_in_flight{shard="'):
+                       'muster_dispatch_window_in_flight{shard="', 'muster_agents_online{region="'):
             self.assertIn(needle, text)
         self.assertNotIn(job["id"], text, "a job id became a label")
+        online = [line for line in text.splitlines() if line.startswith("muster_agents_online{")]
+        self.assertEqual([line.rsplit(" ", 1)[1] for line in online], ["3"], online)
 
     def test_the_sample_alert_rules_are_valid(self):
         rules = Path(__file__).resolve().parents[2] / "docs" / "alerts.yml"

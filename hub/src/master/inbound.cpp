@@ -142,6 +142,8 @@ void Inbound::on_presence(const Event& e) {
   if (store.agent_shard(e.agent_id) != shard_.shard) return;  // not enrolled here
   if (e.type == "unavailable") {
     store.record_presence(e.agent_id, false, nullptr);
+    online_.erase(e.agent_id);
+    online_gauge_.set(static_cast<double>(online_.size()));
     return;
   }
   if (!e.type.empty()) return;  // probes, errors, subscriptions: nothing to do
@@ -154,6 +156,8 @@ void Inbound::on_presence(const Event& e) {
     }
   }
   store.record_presence(e.agent_id, true, facts ? &*facts : nullptr);
+  online_.insert(e.agent_id);
+  online_gauge_.set(static_cast<double>(online_.size()));
   parking_.release(e.agent_id);
 }
 

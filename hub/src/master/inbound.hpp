@@ -5,6 +5,7 @@
 // server's answers to the administration. Nothing here waits for the store.
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "master/parking.hpp"
 #include "master/recorder.hpp"
@@ -12,6 +13,7 @@
 #include "master/store_writer.hpp"
 #include "master/task_sender.hpp"
 #include "master/xmpp_admin.hpp"
+#include "metrics/metrics.hpp"
 
 namespace muster::hub {
 
@@ -19,7 +21,15 @@ class Inbound {
  public:
   Inbound(const ShardContext& shard, Recorder& recorder, StoreWriter& writer, TaskSender& sender, Parking& parking,
           XmppAdmin& admin)
-      : shard_(shard), recorder_(recorder), writer_(writer), sender_(sender), parking_(parking), admin_(admin) {}
+      : shard_(shard),
+        recorder_(recorder),
+        writer_(writer),
+        sender_(sender),
+        parking_(parking),
+        admin_(admin),
+        online_gauge_(metrics::registry().gauge("muster_agents_online",
+                                                "Agents whose presence this shard's master last saw as available",
+                                                {{"region", shard.region.name}, {"shard", shard.shard}})) {}
 
   // XMPP thread.
   void on_stanza(xmpp_stanza_t* stanza);
@@ -48,6 +58,9 @@ class Inbound {
   TaskSender& sender_;
   Parking& parking_;
   XmppAdmin& admin_;
+  // Store writer thread: the agents last seen available, for the gauge.
+  std::unordered_set<std::string> online_;
+  metrics::Gauge& online_gauge_;
 };
 
 }  // namespace muster::hub
