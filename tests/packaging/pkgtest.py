@@ -95,27 +95,27 @@ def project_version():
     raise AssertionError("no project(muster VERSION ...) in CMakeLists.txt")
 
 
-# -- the Debian 12 root --------------------------------------------------------
+# -- Debian roots ------------------------------------------------------------------
 
-ROOT_SUITE = "bookworm"
+ROOT_SUITE = os.environ.get("MUSTER_PACKAGING_SUITE", "bookworm")  # Debian 12; bullseye: Debian 11
 ROOT_PACKAGES = ("systemd", "systemd-sysv", "dbus", "gpgv")
 
 
-def bookworm_root():
-    """A Debian 12 minbase root with systemd, made once with debootstrap
-    (~2 min) and cached as CACHE/rootfs/bookworm-systemd-<key>; the key hashes
-    suite, packages and mirror, so changing any of them makes a new root.
-    Tests never write to it: they mount an overlay (ScratchRoot)."""
+def debian_root(suite=ROOT_SUITE):
+    """A Debian minbase root of `suite` with systemd, made once with
+    debootstrap (~2 min) and cached as CACHE/rootfs/<suite>-systemd-<key>; the
+    key hashes suite, packages and mirror, so changing any of them makes a new
+    root. Tests never write to it: they mount an overlay (ScratchRoot)."""
     mirror = debian_mirror()
-    key = hashlib.sha256(f"{ROOT_SUITE}|minbase|{','.join(ROOT_PACKAGES)}|{mirror}".encode()).hexdigest()[:12]
-    root = CACHE / "rootfs" / f"{ROOT_SUITE}-systemd-{key}"
+    key = hashlib.sha256(f"{suite}|minbase|{','.join(ROOT_PACKAGES)}|{mirror}".encode()).hexdigest()[:12]
+    root = CACHE / "rootfs" / f"{suite}-systemd-{key}"
     if (root / ".complete").exists():
         return root
     require_tool("debootstrap")
-    say(f"debootstrap {ROOT_SUITE} into {root} (cached for later runs)")
+    say(f"debootstrap {suite} into {root} (cached for later runs)")
     shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
-    run(["debootstrap", "--variant=minbase", f"--include={','.join(ROOT_PACKAGES)}", ROOT_SUITE, root, mirror],
+    run(["debootstrap", "--variant=minbase", f"--include={','.join(ROOT_PACKAGES)}", suite, root, mirror],
         timeout=1200)
     # The root's apt must never reach the network: tests install from files.
     (root / "etc" / "apt" / "sources.list").write_text("")
@@ -131,7 +131,7 @@ class ScratchRoot:
 
     def __init__(self):
         require_root()
-        self.base = bookworm_root()
+        self.base = debian_root()
         self.tmp = Path(tempfile.mkdtemp(prefix="muster-pkgroot-"))
         self.path = self.tmp / "root"
         for d in ("upper", "work", "root"):

@@ -241,6 +241,7 @@ def test():
     version = project_version()
     with tempfile.TemporaryDirectory(prefix="muster-deb-") as tmp, ScratchRoot() as root:
         tmp = Path(tmp)
+        say(f"root: Debian {root.file('/etc/debian_version').read_text().strip()}")
         build_packages(tmp / "r1", release=1)
         first = tmp / "r1" / f"muster-agent_{version}-1_amd64.deb"
         following = os.environ.get("MUSTER_PACKAGING_NEXT_DEB")
