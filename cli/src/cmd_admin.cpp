@@ -35,7 +35,7 @@ int create_api_token(Invocation& in) {
   }
   proto::JsonBuilder body;
   body.add("kind", "api").add("role", role);
-  if (in.options().has("--ttl")) body.add("ttl_s", parse_int_option("--ttl", in.options().value("--ttl"), 1, 1L << 40));
+  if (in.options().has("--ttl")) body.add("ttl_s", parse_int_option("--ttl", in.options().value("--ttl"), 1, std::int64_t{1} << 40));
   const std::string raw = in.api().call_raw("POST", "/api/v1/tokens", body.dump());
   if (printed_json(in, raw)) return kExitOk;
   if (auto t = proto::parse_object(raw)) print_created_token(t->get());
@@ -52,8 +52,8 @@ int create_enroll_token(Invocation& in) {
     labels[l.substr(0, eq)] = l.substr(eq + 1);
   }
   if (!labels.empty()) body.add("labels", labels);
-  if (in.options().has("--uses")) body.add("uses", parse_int_option("--uses", in.options().value("--uses"), 1, 1L << 30));
-  if (in.options().has("--ttl")) body.add("ttl_s", parse_int_option("--ttl", in.options().value("--ttl"), 1, 1L << 40));
+  if (in.options().has("--uses")) body.add("uses", parse_int_option("--uses", in.options().value("--uses"), 1, std::int64_t{1} << 30));
+  if (in.options().has("--ttl")) body.add("ttl_s", parse_int_option("--ttl", in.options().value("--ttl"), 1, std::int64_t{1} << 40));
   if (in.options().has("--region")) body.add("region", in.options().value("--region"));
   const std::string raw = in.api().call_raw("POST", "/api/v1/tokens", body.dump());
   if (printed_json(in, raw)) return kExitOk;
@@ -87,7 +87,7 @@ int revoke_token(Invocation& in) {
 }
 
 int audit(Invocation& in) {
-  const long limit = parse_int_option("--limit", in.options().value("--limit", "50"), 1, 1000);
+  const std::int64_t limit = parse_int_option("--limit", in.options().value("--limit", "50"), 1, 1000);
   const std::string raw = in.api().call_raw("GET", "/api/v1/audit?limit=" + std::to_string(limit));
   if (printed_json(in, raw)) return kExitOk;
   auto answer = proto::parse_object(raw);

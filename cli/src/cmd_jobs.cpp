@@ -34,7 +34,7 @@ std::size_t not_succeeded(const cJSON* job) {
 }
 
 int list_jobs(Invocation& in) {
-  const long limit = parse_int_option("--limit", in.options().value("--limit", "20"), 1, 1000);
+  const std::int64_t limit = parse_int_option("--limit", in.options().value("--limit", "20"), 1, 1000);
   const std::string raw = in.api().call_raw("GET", "/api/v1/jobs?limit=" + std::to_string(limit));
   if (in.json()) {
     std::printf("%s\n", raw.c_str());

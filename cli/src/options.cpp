@@ -82,10 +82,11 @@ std::string options_help(const std::vector<OptionSpec>& specs) {
   return out;
 }
 
-long parse_int_option(const std::string& name, const std::string& text, long min, long max) {
+std::int64_t parse_int_option(const std::string& name, const std::string& text, std::int64_t min,
+                              std::int64_t max) {
   errno = 0;
   char* end = nullptr;
-  const long value = std::strtol(text.c_str(), &end, 10);
+  const std::int64_t value = std::strtoll(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || errno != 0 || value < min || value > max) {
     throw usage_error(name + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
                       ", not \"" + text + "\"");

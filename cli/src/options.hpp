@@ -1,6 +1,7 @@
 #pragma once
 // Command-line options declared as data: each command lists its options
 // once, and the parser and the help text are made from that list.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ ParsedOptions parse_options(const std::vector<OptionSpec>& specs, const std::vec
 std::string options_help(const std::vector<OptionSpec>& specs);
 
 // Integer in [min, max] for option `name`; throws CliError(kExitUsage).
-long parse_int_option(const std::string& name, const std::string& text, long min, long max);
+// 64 bits on every target: long is 32 on armhf.
+std::int64_t parse_int_option(const std::string& name, const std::string& text, std::int64_t min, std::int64_t max);
 
 }  // namespace muster::cli

@@ -70,7 +70,7 @@ RunRequest parse_run_request(const ParsedOptions& o) {
     (std::string(name) == "--concurrency" ? r.concurrency : r.max_failures) = value;
   }
   if (o.has("--timeout")) r.timeout_s = parse_int_option("--timeout", o.value("--timeout"), 1, 86400);
-  if (o.has("--deadline")) r.deadline_s = parse_int_option("--deadline", o.value("--deadline"), 1, 30L * 86400);
+  if (o.has("--deadline")) r.deadline_s = parse_int_option("--deadline", o.value("--deadline"), 1, std::int64_t{30} * 86400);
   return r;
 }
 

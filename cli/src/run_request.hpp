@@ -1,6 +1,7 @@
 #pragma once
 // `muster run`'s command line turned into the body of POST /api/v1/jobs
 // (docs/api.md). Pure: no network, so unit tests pin every rule.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,8 +18,8 @@ struct RunRequest {
   std::vector<std::string> regions;
   std::optional<std::string> concurrency;   // "10" or "25%"
   std::optional<std::string> max_failures;  // "3" or "5%"
-  std::optional<long> timeout_s;
-  std::optional<long> deadline_s;
+  std::optional<std::int64_t> timeout_s;
+  std::optional<std::int64_t> deadline_s;
   std::string command;  // the words after "--", joined by spaces; run by /bin/sh -c
 };
 
